@@ -1,0 +1,40 @@
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROTO_OUT := titan_ha/_proto
+
+.PHONY: build run test proto lint vet chaos bench certs clean
+
+build: $(STAMP) bin/manager bin/worker bin/titan
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+bin/%: $(STAMP)
+	@mkdir -p bin
+	@printf '#!/bin/sh\nexec "%s/$(VENV)/bin/python" -m titan_ha.%s "$$@"\n' \
+		"$(CURDIR)" "$(if $(filter titan,$*),cli,$*)" > $@
+	@chmod +x $@
+
+proto: $(STAMP)
+	$(PY) -m titan_ha.protogen $(PROTO_OUT)
+
+run: build
+	$(PY) -m titan_ha.local_cluster --config configs/ha-local.toml --state-dir .titan
+
+test: build
+	$(PY) -m pytest -q -ra
+
+lint: build
+	$(VENV)/bin/ruff check titan_ha tests jepsen_like examples
+	$(VENV)/bin/ruff format --check titan_ha tests jepsen_like examples
+
+vet: build
+	$(VENV)/bin/mypy titan_ha
+
+clean:
+	rm -rf $(VENV) bin .titan

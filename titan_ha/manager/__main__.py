@@ -1,0 +1,108 @@
+"""``bin/manager``: runs one manager replica until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+
+import click
+
+from titan_ha import logs
+from titan_ha.config import ClusterConfig
+from titan_ha.errors import ConfigError, TitanError
+from titan_ha.manager.dispatcher import Dispatcher
+from titan_ha.manager.leader import LeaderServices
+from titan_ha.manager.liveness import Liveness
+from titan_ha.manager.raft import RaftNode, RaftSettings
+from titan_ha.manager.reaper import Reaper
+from titan_ha.manager.server import ManagerService, build_server
+from titan_ha.manager.state import ClusterState
+
+logger = logging.getLogger("titan_ha.manager")
+
+
+def load_config(config_path: str | None, overrides: dict[str, object]) -> ClusterConfig:
+    base = ClusterConfig.from_toml(config_path) if config_path else ClusterConfig()
+    return base.with_overrides(**overrides).validate()
+
+
+def run_replica(config: ClusterConfig, manager_id: str) -> None:
+    """Starts the replica and blocks until a stop signal arrives."""
+    me = config.manager(manager_id)
+    state = ClusterState()
+    liveness = Liveness()
+    leader = LeaderServices(
+        me.id, state,
+        Dispatcher(state, liveness, config.effective_lease_s, config.pulse_interval_s),
+        Reaper(state, liveness, config.dead_after_s, on_requeue=lambda: None),
+        liveness,
+    )
+    leader.reaper._on_requeue = leader.dispatcher.notify_work
+    data_dir = f"{config.data_dir}/{me.id}" if config.data_dir else ""
+    raft = RaftNode(
+        RaftSettings(
+            self_address=me.raft,
+            partner_addresses=tuple(m.raft for m in config.managers if m.id != me.id),
+            secret=config.secret,
+            data_dir=data_dir,
+            election_min_s=config.election_min_s,
+            election_max_s=config.election_max_s,
+        ),
+        state,
+        on_role_change=leader.role_changed,
+    )
+    leader.start(raft)
+    server = build_server(ManagerService(me, config, state, raft, leader), me.grpc)
+    server.start()
+    logger.info("manager started id=%s grpc=%s raft=%s data_dir=%s peers=%d",
+                me.id, me.grpc, me.raft, data_dir or "-", len(config.managers) - 1)
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    logger.info("manager stopping id=%s", me.id)
+    if raft.is_leader and len(config.managers) > 1:
+        raft.transfer_leadership()
+        deadline = time.monotonic() + 2.0
+        while raft.is_leader and time.monotonic() < deadline:
+            time.sleep(0.05)
+    server.stop(grace=1.0).wait()
+    leader.close()
+    raft.close()
+    logger.info("manager stopped id=%s", me.id)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Cluster TOML file; without it, a single-replica cluster.")
+@click.option("--id", "manager_id", default=None, help="This replica's id in the config.")
+@click.option("--data-dir", default=None, help="Keep the Raft journal and snapshot here.")
+@click.option("--dead-after", "dead_after_s", type=float, default=None,
+              help="Seconds of silence before a worker is declared DEAD.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default=None)
+def main(config_path: str | None, manager_id: str | None, data_dir: str | None,
+         dead_after_s: float | None, log_format: str | None) -> None:
+    """Run one Titan HA manager replica."""
+    try:
+        config = load_config(config_path, {
+            "data_dir": data_dir, "dead_after_s": dead_after_s, "log_format": log_format,
+        })
+        manager_id = manager_id or config.managers[0].id
+        config.manager(manager_id)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    logs.configure(config.log_format, name=manager_id)
+    try:
+        run_replica(config, manager_id)
+    except TitanError as exc:
+        logger.error("manager failed id=%s error=%s", manager_id, exc)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Maps Titan errors to gRPC status codes: the server side of the one table.
+
+The client side, ``titan_ha.api.errors``, maps them back.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from titan_ha.errors import (
+    CommitUncertain,
+    InvalidRequest,
+    NoLeader,
+    NotLeader,
+    TaskNotFound,
+    TitanError,
+    Unauthenticated,
+)
+
+LEADER_KEY = "titan-leader"
+LEADER_ID_KEY = "titan-leader-id"
+
+# Most specific first: NotLeader is a NoLeader.
+STATUS_OF: tuple[tuple[type[TitanError], grpc.StatusCode], ...] = (
+    (NotLeader, grpc.StatusCode.FAILED_PRECONDITION),
+    (NoLeader, grpc.StatusCode.UNAVAILABLE),
+    (CommitUncertain, grpc.StatusCode.ABORTED),
+    (TaskNotFound, grpc.StatusCode.NOT_FOUND),
+    (InvalidRequest, grpc.StatusCode.INVALID_ARGUMENT),
+    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+)
+
+
+def abort_with(context: grpc.ServicerContext, error: TitanError) -> None:
+    """Ends the RPC with the status that stands for ``error``; never returns."""
+    code = grpc.StatusCode.INTERNAL
+    for kind, status in STATUS_OF:
+        if isinstance(error, kind):
+            code = status
+            break
+    if isinstance(error, NotLeader):
+        context.set_trailing_metadata(
+            ((LEADER_KEY, error.leader_grpc), (LEADER_ID_KEY, error.leader_id))
+        )
+    context.abort(code, str(error))

@@ -1,0 +1,104 @@
+"""Leader-only services, switched on and off together.
+
+When this replica becomes leader it proposes ``new_epoch`` and waits for it
+to commit; only then do the dispatcher and the reaper start, fenced by that
+epoch. When it loses leadership, or sees that another epoch has committed,
+they stop together.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from titan_ha.errors import TitanError
+from titan_ha.manager.commands import Command, Result
+from titan_ha.manager.dispatcher import Dispatcher
+from titan_ha.manager.liveness import Liveness
+from titan_ha.manager.raft import RaftNode
+from titan_ha.manager.reaper import Reaper
+from titan_ha.manager.state import ClusterState
+
+logger = logging.getLogger(__name__)
+
+PROPOSE_TIMEOUT_S = 3.0
+
+
+class LeaderServices:
+    """Watches this replica's role and runs the leader's loops while it leads."""
+
+    def __init__(self, node_id: str, state: ClusterState, dispatcher: Dispatcher,
+                 reaper: Reaper, liveness: Liveness) -> None:
+        self.node_id = node_id
+        self._state = state
+        self.dispatcher = dispatcher
+        self.reaper = reaper
+        self.liveness = liveness
+        self._raft: RaftNode | None = None
+        self._wake = threading.Event()
+        self._closed = threading.Event()
+        self._epoch: int | None = None
+        self._thread = threading.Thread(target=self._watch, name="leader-watch",
+                                        daemon=True)
+
+    @property
+    def epoch(self) -> int | None:
+        """The epoch this replica leads, once its ``new_epoch`` committed."""
+        return self._epoch
+
+    def start(self, raft: RaftNode) -> None:
+        self._raft = raft
+        self._thread.start()
+
+    def role_changed(self) -> None:
+        """Called from the Raft tick thread: only wakes the watcher."""
+        self._wake.set()
+
+    def propose(self, command: Command) -> Result:
+        assert self._raft is not None
+        return self._raft.propose(command, PROPOSE_TIMEOUT_S)
+
+    def close(self) -> None:
+        self._closed.set()
+        self._wake.set()
+        self._thread.join(timeout=5)
+        self._step_down("shutting down")
+
+    def _watch(self) -> None:
+        assert self._raft is not None
+        while not self._closed.is_set():
+            self._wake.wait(0.05)
+            self._wake.clear()
+            if self._closed.is_set():
+                return
+            leading = self._raft.is_leader
+            term = self._raft.term
+            if self._epoch is not None and (
+                not leading or term != self._epoch or self._state.epoch != self._epoch
+            ):
+                self._step_down("leadership lost")
+            if leading and self._epoch is None:
+                self._take_over(term)
+
+    def _take_over(self, term: int) -> None:
+        try:
+            result = self.propose({"op": "new_epoch", "term": term,
+                                   "leader": self.node_id})
+        except TitanError as exc:
+            logger.warning("new epoch not committed term=%d error=%s", term, exc)
+            return
+        if not result.get("ok") or not self._raft or self._raft.term != term:
+            return
+        self._epoch = term
+        self.liveness.reset()
+        self.reaper.start(term, self.propose)
+        self.dispatcher.activate(term, self.propose)
+        logger.info("leading epoch=%d node_id=%s", term, self.node_id)
+
+    def _step_down(self, why: str) -> None:
+        if self._epoch is None:
+            return
+        logger.info("leader services stopped epoch=%d reason=%s", self._epoch, why)
+        self._epoch = None
+        self.dispatcher.deactivate()
+        self.reaper.stop()

@@ -1,0 +1,186 @@
+"""The Raft adapter: the only module that imports pysyncobj.
+
+It owns one ``SyncObj`` replica whose single consumer holds the
+``ClusterState``. Everything pysyncobj-shaped (camelCase, fail reasons,
+pickled snapshots) stays in here; the rest of the manager sees ``propose``,
+roles and indexes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, SyncObjConsumer, replicated
+
+from titan_ha.errors import CommitUncertain, NoLeader
+from titan_ha.manager.commands import Command, Result
+from titan_ha.manager.state import ClusterState
+
+logger = logging.getLogger(__name__)
+
+# Fail reasons after which the entry was certainly not applied; any other
+# reason (LEADER_CHANGED, a timeout) leaves the outcome unknown.
+NOT_APPLIED = frozenset(
+    {FAIL_REASON.MISSING_LEADER, FAIL_REASON.DISCARDED, FAIL_REASON.NOT_LEADER,
+     FAIL_REASON.QUEUE_FULL, FAIL_REASON.REQUEST_DENIED}
+)
+ROLES = {0: "follower", 1: "candidate", 2: "leader"}
+
+
+class _StateConsumer(SyncObjConsumer):  # type: ignore[misc]
+    """Holds the state for pysyncobj; built completely before SyncObj exists."""
+
+    def __init__(self, state: ClusterState) -> None:
+        super().__init__()
+        self.state = state
+
+    @replicated  # type: ignore[misc]
+    def apply_command(self, command: Command) -> Result:
+        return self.state.apply(command)
+
+    def _serialize(self) -> dict[str, Any]:
+        return {"state": self.state.to_snapshot()}
+
+    def _deserialize(self, data: dict[str, Any]) -> None:
+        # Restored in place: the server and the leader services keep
+        # references to this very object.
+        self.state.restore(data["state"])
+
+
+@dataclass(frozen=True)
+class RaftSettings:
+    """How this replica takes part in the Raft group."""
+
+    self_address: str
+    partner_addresses: tuple[str, ...]
+    secret: str
+    data_dir: str = ""
+    election_min_s: float = 0.3
+    election_max_s: float = 0.7
+    leader_fallback_s: float = 2.0
+
+
+@dataclass(frozen=True)
+class RaftView:
+    """A snapshot of this replica's Raft view."""
+
+    role: str
+    term: int
+    leader_address: str | None
+    commit_index: int
+    applied_index: int
+    has_quorum: bool
+
+
+class RaftNode:
+    """One Raft replica of the cluster state."""
+
+    def __init__(
+        self,
+        settings: RaftSettings,
+        state: ClusterState,
+        on_role_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.state = state
+        self._consumer = _StateConsumer(state)
+        journal = dump = None
+        if settings.data_dir:
+            os.makedirs(settings.data_dir, exist_ok=True)
+            journal = os.path.join(settings.data_dir, "raft.journal")
+            dump = os.path.join(settings.data_dir, "raft.snapshot")
+
+        def state_changed(old: int, new: int) -> None:
+            # Runs on the tick thread: only hand the news on.
+            on_role_change()
+
+        conf = SyncObjConf(
+            password=settings.secret,
+            appendEntriesUseBatch=False,
+            appendEntriesPeriod=0.05,
+            raftMinTimeout=settings.election_min_s,
+            raftMaxTimeout=settings.election_max_s,
+            connectionTimeout=60.0,
+            connectionRetryTime=0.5,
+            leaderFallbackTimeout=settings.leader_fallback_s,
+            commandsWaitLeader=False,
+            journalFile=journal,
+            fullDumpFile=dump,
+            logCompactionSplit=True,
+            useFork=False,
+            dynamicMembershipChange=True,
+            onStateChanged=state_changed,
+        )
+        self._sync = SyncObj(
+            settings.self_address,
+            list(settings.partner_addresses),
+            conf=conf,
+            consumers=[self._consumer],
+        )
+
+    def propose(self, command: Command, timeout_s: float = 5.0) -> Result:
+        """Replicates ``command`` and returns what ``apply`` returned here.
+
+        Raises:
+            NoLeader: the entry was certainly not applied.
+            CommitUncertain: it may still be applied later.
+        """
+        done = threading.Event()
+        outcome: list[Any] = [None, None]
+
+        def callback(result: Any, error: Any) -> None:
+            outcome[0], outcome[1] = result, error
+            done.set()
+
+        self._consumer.apply_command(command, callback=callback)
+        if not done.wait(timeout_s):
+            raise CommitUncertain(f"no commit within {timeout_s:.1f}s")
+        result, error = outcome
+        if error == FAIL_REASON.SUCCESS:
+            return dict(result)
+        if error in NOT_APPLIED:
+            raise NoLeader(f"not applied ({_reason_name(error)})")
+        raise CommitUncertain(f"outcome unknown ({_reason_name(error)})")
+
+    @property
+    def is_leader(self) -> bool:
+        return bool(self._sync._isLeader())
+
+    @property
+    def term(self) -> int:
+        return int(self._sync._getTerm())
+
+    def leader_address(self) -> str | None:
+        leader = self._sync._getLeader()
+        return None if leader is None else str(leader.address)
+
+    def view(self) -> RaftView:
+        status = self._sync.getStatus()
+        leader = status.get("leader")
+        return RaftView(
+            role=ROLES.get(int(status["state"]), "follower"),
+            term=int(status["raft_term"]),
+            leader_address=None if leader is None else str(leader.address),
+            commit_index=int(status["commit_idx"]),
+            applied_index=int(status["last_applied"]),
+            has_quorum=bool(status["has_quorum"]),
+        )
+
+    def transfer_leadership(self) -> None:
+        """Hands leadership to another replica before a planned shutdown."""
+        self._sync.transferLeadership()
+
+    def close(self) -> None:
+        self._sync.destroy()
+
+
+def _reason_name(code: Any) -> str:
+    for name in ("QUEUE_FULL", "MISSING_LEADER", "DISCARDED", "NOT_LEADER",
+                 "LEADER_CHANGED", "REQUEST_DENIED"):
+        if getattr(FAIL_REASON, name) == code:
+            return name
+    return str(code)

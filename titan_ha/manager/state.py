@@ -1,0 +1,127 @@
+"""The replicated state machine: one object, changed only through ``apply``.
+
+Every replica holds a ``ClusterState`` and applies the same commands in the
+same order. ``apply`` is deterministic (the proposer supplies ids, times and
+choices), never raises (an invalid command returns a rejection), and keeps
+accepting old command versions. Commands are plain dicts with a string
+``op``; the dispatch table below maps each op to its handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from titan_ha.manager import state_tasks, state_workers
+from titan_ha.manager.commands import Command, Result, reject
+from titan_ha.manager.records import TaskRecord, WorkerRecord
+
+logger = logging.getLogger(__name__)
+
+COMMAND_VERSION = 1
+
+# Ops that change what the cluster decides. They carry the proposer's epoch
+# and are rejected unless it is the current one, so a deposed leader that
+# still believes it leads cannot change anything.
+FENCED_OPS = frozenset(
+    {"assign", "complete", "output", "reap", "register_worker", "drain", "gc"}
+)
+
+
+class ClusterState:
+    """Tasks, attempts, workers and the current epoch.
+
+    ``lock`` is held while a command applies; readers on other threads take
+    it to see a consistent state.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.epoch = 0
+        self.epoch_leader = ""
+        self.next_seq = 1
+        self.tasks: dict[str, TaskRecord] = {}
+        self.pending: dict[str, None] = {}  # task ids in queue order
+        self.keys: dict[str, str] = {}  # idempotency key -> task id
+        self.workers: dict[str, WorkerRecord] = {}
+        # Staged output of attempts whose result is still arriving in chunks:
+        # (task id, attempt, stream) -> list of text chunks.
+        self.staged: dict[tuple[str, int, str], list[str]] = {}
+        self.applied = 0
+        self.rejections: dict[str, int] = {}
+
+    def apply(self, command: Command) -> Result:
+        """Applies one committed command; returns its result, never raises."""
+        with self.lock:
+            self.applied += 1
+            try:
+                result = self._dispatch(command)
+            except Exception:
+                # A bug must not wedge every replica on this entry: every
+                # replica fails the same way here, so state stays identical.
+                logger.exception("command failed op=%s", command.get("op"))
+                result = reject("internal error")
+            if not result.get("ok"):
+                reason = str(result.get("reason", "rejected"))
+                self.rejections[reason] = self.rejections.get(reason, 0) + 1
+                logger.info(
+                    "command rejected op=%s reason=%s", command.get("op"), reason
+                )
+            return result
+
+    def _dispatch(self, command: Command) -> Result:
+        if not isinstance(command, dict):
+            return reject("malformed command")
+        op = command.get("op")
+        handler = HANDLERS.get(op) if isinstance(op, str) else None
+        if handler is None:
+            return reject("unknown op", op=str(op))
+        if int(command.get("v", 1)) > COMMAND_VERSION:
+            return reject("command version from the future")
+        if op in FENCED_OPS and command.get("epoch") != self.epoch:
+            return reject("stale epoch", epoch=self.epoch)
+        return handler(self, command)
+
+    # Snapshots: the state is saved and restored in place, so that objects
+    # holding a reference to it keep seeing the live state.
+    def to_snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {k: v for k, v in vars(self).items() if k != "lock"}
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        with self.lock:
+            fresh = ClusterState()
+            for key, value in vars(fresh).items():
+                if key != "lock":
+                    setattr(self, key, snapshot.get(key, value))
+
+
+def _new_epoch(state: ClusterState, cmd: Command) -> Result:
+    term = int(cmd["term"])
+    if term < state.epoch or (term == state.epoch and cmd["leader"] != state.epoch_leader):
+        return reject("stale epoch", epoch=state.epoch)
+    state.epoch = term
+    state.epoch_leader = str(cmd["leader"])
+    return {"ok": True, "epoch": term}
+
+
+def _barrier(state: ClusterState, cmd: Command) -> Result:
+    return {"ok": True, "applied": state.applied}
+
+
+Handler = Callable[[ClusterState, Command], Result]
+
+HANDLERS: dict[str, Handler] = {
+    "new_epoch": _new_epoch,
+    "barrier": _barrier,
+    "submit": state_tasks.submit,
+    "assign": state_tasks.assign,
+    "output": state_tasks.stage_output,
+    "complete": state_tasks.complete,
+    "cancel": state_tasks.cancel,
+    "register_worker": state_workers.register_worker,
+    "reap": state_workers.reap,
+    "drain": state_workers.drain,
+}

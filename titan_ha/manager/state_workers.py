@@ -1,0 +1,73 @@
+"""State-machine handlers for workers: register, reap, drain.
+
+A worker is known by its id; each process start is a new *incarnation*. The
+attempts of an incarnation that is gone (reaped, or replaced by a restart)
+end WORKER_LOST and their tasks are requeued or failed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from titan_ha.manager.commands import Command, Result, reject
+from titan_ha.manager.records import WorkerRecord
+from titan_ha.manager.state_tasks import settle_task
+from titan_ha.models import Outcome
+
+if TYPE_CHECKING:
+    from titan_ha.manager.state import ClusterState
+
+
+def _lose_running_attempts(state: ClusterState, worker: WorkerRecord, now: float) -> list[str]:
+    """Ends every attempt the worker runs as WORKER_LOST; returns the task ids."""
+    lost = list(worker.running)
+    for task_id, number in worker.running.items():
+        task = state.tasks[task_id]
+        attempt = task.attempts[number - 1]
+        attempt.outcome = Outcome.WORKER_LOST
+        attempt.finished_at = now
+        for stream in ("stdout", "stderr"):
+            state.staged.pop((task_id, number, stream), None)
+        settle_task(state, task, now)
+    worker.running = {}
+    return lost
+
+
+def register_worker(state: ClusterState, cmd: Command) -> Result:
+    worker_id = str(cmd.get("worker_id", ""))
+    incarnation = str(cmd.get("incarnation", ""))
+    if not worker_id or not incarnation:
+        return reject("worker id and incarnation are required")
+    now = float(cmd["now"])
+    worker = state.workers.get(worker_id)
+    if worker is None:
+        state.workers[worker_id] = WorkerRecord(worker_id, incarnation, now)
+        return {"ok": True, "lost": []}
+    lost: list[str] = []
+    if worker.incarnation != incarnation:
+        # The old process is gone: whatever it ran will never report.
+        lost = _lose_running_attempts(state, worker, now)
+        worker.incarnation = incarnation
+        worker.registered_at = now
+        worker.draining = False
+    worker.dead = False
+    return {"ok": True, "lost": lost}
+
+
+def reap(state: ClusterState, cmd: Command) -> Result:
+    worker = state.workers.get(str(cmd.get("worker_id")))
+    if worker is None or worker.dead:
+        return reject("worker unknown or already dead")
+    if worker.incarnation != cmd.get("incarnation"):
+        return reject("stale incarnation")
+    worker.dead = True
+    lost = _lose_running_attempts(state, worker, float(cmd["now"]))
+    return {"ok": True, "lost": lost}
+
+
+def drain(state: ClusterState, cmd: Command) -> Result:
+    worker = state.workers.get(str(cmd.get("worker_id")))
+    if worker is None:
+        return reject("unknown worker")
+    worker.draining = bool(cmd.get("draining", True))
+    return {"ok": True, "state": worker.state.value}

@@ -1,0 +1,63 @@
+"""Vocabulary shared by every role: states, outcomes and limits.
+
+A *task* is what an operator asks for; an *attempt* is one run of it on one
+worker. These names appear in the replicated state, on the wire and in the
+CLI's JSON, so they never change meaning.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TaskState(StrEnum):
+    """Where a task is in its lifecycle."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_TASK_STATES
+
+
+FINAL_TASK_STATES = frozenset(
+    {TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED}
+)
+
+
+class Outcome(StrEnum):
+    """How one attempt ended."""
+
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    OOM_KILLED = "OOM_KILLED"
+    WORKER_LOST = "WORKER_LOST"
+    CANCELLED = "CANCELLED"
+    ERROR = "ERROR"
+
+
+class WorkerState(StrEnum):
+    """A worker as the leader sees it."""
+
+    IDLE = "IDLE"
+    BUSY = "BUSY"
+    DEAD = "DEAD"
+    DRAINING = "DRAINING"
+
+
+# Each output stream keeps at most this many bytes of text: its head and its
+# tail, with OUTPUT_MARKER between them.
+OUTPUT_CAP_BYTES = 1024 * 1024
+OUTPUT_MARKER = "\n…[titan: {skipped} bytes of output skipped]…\n"
+
+# Attempts that end WORKER_LOST are bounded separately from max_retries: a task
+# whose attempts keep killing (or losing) their worker fails after this many.
+MAX_WORKER_LOST = 3
+
+# gRPC messages carry at most two capped streams plus metadata.
+GRPC_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
