@@ -19,6 +19,9 @@ from titan_ha.errors import (
 
 LEADER_KEY = "titan-leader"
 LEADER_ID_KEY = "titan-leader-id"
+# Set on UNAVAILABLE when a live manager answered that no leader is known, so
+# clients can tell it from a transport failure.
+NO_LEADER_KEY = "titan-no-leader"
 
 # Most specific first: NotLeader is a NoLeader.
 STATUS_OF: tuple[tuple[type[TitanError], grpc.StatusCode], ...] = (
@@ -42,4 +45,6 @@ def abort_with(context: grpc.ServicerContext, error: TitanError) -> None:
         context.set_trailing_metadata(
             ((LEADER_KEY, error.leader_grpc), (LEADER_ID_KEY, error.leader_id))
         )
+    elif isinstance(error, NoLeader):
+        context.set_trailing_metadata(((NO_LEADER_KEY, "1"),))
     context.abort(code, str(error))

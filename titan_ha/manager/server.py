@@ -180,13 +180,14 @@ class ManagerService(pb_grpc.ManagerServicer):  # type: ignore[misc]
     @handles_errors
     def Status(self, request: pb.StatusRequest,
                context: grpc.ServicerContext) -> pb.StatusReply:
-        stale = False
-        try:
-            self._read_barrier()
-        except NotLeader:
-            raise
-        except NoLeader:
-            stale = True  # no leader anywhere: answer from the local state
+        stale = request.local and self._leader.epoch is None
+        if not stale:
+            try:
+                self._read_barrier()
+            except NotLeader:
+                raise
+            except NoLeader:
+                stale = True  # no leader anywhere: answer from the local state
         infos = {self._me.id: self._node_info()}
         peers = [m for m in self._config.managers if m.id != self._me.id]
         for info in self._fanout.map(self._peer_info, peers):

@@ -1,0 +1,221 @@
+"""The client library: an endpoint list, redirects, failover and retries.
+
+Every caller outside the manager (CLI, worker, dashboard, jepsen_like) talks
+to the cluster through ``Client``. It remembers the last leader it reached,
+follows redirects, skips dead endpoints after a short per-endpoint deadline,
+and retries only what is safe to retry: every call it makes is idempotent
+(submits carry an idempotency key, reused on every retry).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import grpc
+
+from titan_ha._proto import titan_pb2 as pb
+from titan_ha._proto import titan_pb2_grpc as pb_grpc
+from titan_ha.api.errors import UNREACHABLE_CODES, translate
+from titan_ha.api.views import ClusterStatus, TaskSpec, TaskView
+from titan_ha.errors import (
+    CommitUncertain,
+    ConfigError,
+    NoLeader,
+    NotLeader,
+    TitanError,
+    Unreachable,
+)
+from titan_ha.models import GRPC_MAX_MESSAGE_BYTES
+
+logger = logging.getLogger(__name__)
+
+Reply = TypeVar("Reply")
+CHANNEL_OPTIONS = (
+    ("grpc.max_send_message_length", GRPC_MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", GRPC_MAX_MESSAGE_BYTES),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+    ("grpc.enable_retries", 0),
+)
+MAX_REDIRECTS = 4
+
+
+class Client:
+    """A connection to a Titan cluster through any of its managers.
+
+    Args:
+        endpoints: ``host:port`` of managers; any may be dead or a follower.
+        token: bearer token sent with every call.
+        endpoint_timeout_s: how long one endpoint may take before the next one
+            is tried.
+    """
+
+    def __init__(self, endpoints: Sequence[str], *, token: str | None = None,
+                 endpoint_timeout_s: float = 1.0) -> None:
+        if not endpoints:
+            raise ConfigError("no manager endpoints given")
+        self._endpoints = list(dict.fromkeys(endpoints))
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self._endpoint_timeout_s = endpoint_timeout_s
+        self._lock = threading.Lock()
+        self._stubs: dict[str, tuple[grpc.Channel, pb_grpc.ManagerStub]] = {}
+        self._leader: str | None = None
+
+    # The public calls --------------------------------------------------------
+    def submit(self, spec: TaskSpec, *, idempotency_key: str | None = None,
+               deadline_s: float = 10.0) -> tuple[str, bool]:
+        """Submits a task; returns (task id, whether the key named an existing one).
+
+        The same idempotency key is sent on every retry, so a submit whose
+        first answer was lost creates one task, not two.
+        """
+        key = idempotency_key or uuid.uuid4().hex
+        reply: pb.SubmitReply = self.call(
+            "Submit", pb.SubmitRequest(spec=spec.to_proto(key)), deadline_s=deadline_s)
+        return reply.task_id, reply.existed
+
+    def get(self, task_id: str, *, deadline_s: float = 5.0) -> TaskView:
+        reply: pb.Task = self.call(
+            "GetTask", pb.GetTaskRequest(task_id=task_id), deadline_s=deadline_s)
+        return TaskView.from_proto(reply)
+
+    def tasks(self, state: str | None = None, limit: int = 0, *,
+              deadline_s: float = 5.0) -> list[TaskView]:
+        reply: pb.ListTasksReply = self.call(
+            "ListTasks", pb.ListTasksRequest(state=state or "", limit=limit),
+            deadline_s=deadline_s)
+        return [TaskView.from_proto(t) for t in reply.tasks]
+
+    def cancel(self, task_id: str, *, deadline_s: float = 5.0) -> str:
+        reply: pb.CancelReply = self.call(
+            "Cancel", pb.CancelRequest(task_id=task_id), deadline_s=deadline_s)
+        return reply.state
+
+    def status(self, *, deadline_s: float = 3.0) -> ClusterStatus:
+        """The cluster's view; from any replica (``leader`` None) without quorum."""
+        try:
+            reply: pb.StatusReply = self.call(
+                "Status", pb.StatusRequest(), deadline_s=deadline_s)
+        except (NoLeader, Unreachable):
+            reply = self._any_replica_status()
+        return ClusterStatus.from_proto(reply)
+
+    def wait(self, task_id: str, timeout_s: float | None = None,
+             poll_s: float = 0.1) -> TaskView:
+        """Polls until the task is final; raises TimeoutError after ``timeout_s``."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            try:
+                task = self.get(task_id)
+                if task.is_final:
+                    return task
+            except (NoLeader, Unreachable, CommitUncertain):
+                # A failover is under way: keep waiting for the task.
+                pass
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"task {task_id} not final after {timeout_s}s")
+            time.sleep(poll_s)
+
+    def close(self) -> None:
+        with self._lock:
+            for channel, _ in self._stubs.values():
+                channel.close()
+            self._stubs.clear()
+
+    # Failover ----------------------------------------------------------------
+    def call(self, method: str, request: Any, *, deadline_s: float,
+             per_call_timeout_s: float | None = None) -> Any:
+        """Calls ``method`` on the leader, wherever it is, within ``deadline_s``.
+
+        Raises:
+            NoLeader: managers answered, but none leads.
+            Unreachable: no manager answered.
+            TitanError: the leader refused the request (not found, invalid, …).
+        """
+        deadline = time.monotonic() + deadline_s
+        per_call = per_call_timeout_s or self._endpoint_timeout_s
+        last_error: TitanError = Unreachable(
+            f"no manager reachable at {','.join(self._endpoints)}")
+        round_number = 0
+        while True:
+            for endpoint in self._candidates():
+                redirects = 0
+                while endpoint is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise last_error
+                    try:
+                        reply = self._invoke(endpoint, method, request,
+                                             min(per_call, remaining))
+                    except grpc.RpcError as rpc_error:
+                        error = translate(rpc_error, endpoint)
+                        endpoint = self._next_hop(error, endpoint, redirects)
+                        redirects += 1
+                        if isinstance(error, Unreachable):
+                            error = Unreachable(
+                                f"no manager reachable at {','.join(self._endpoints)} "
+                                f"(last: {error})")
+                        if not isinstance(error, NotLeader):
+                            last_error = error
+                        continue
+                    with self._lock:
+                        self._leader = endpoint
+                    return reply
+            round_number += 1
+            pause = min(0.05 * 2**round_number, 0.5) * random.uniform(0.5, 1.0)
+            if time.monotonic() + pause >= deadline:
+                raise last_error
+            time.sleep(pause)
+
+    def _candidates(self) -> list[str]:
+        with self._lock:
+            leader = self._leader
+        first = [leader] if leader else []
+        return list(dict.fromkeys(first + self._endpoints))
+
+    def _next_hop(self, error: TitanError, endpoint: str, redirects: int) -> str | None:
+        """Where to go after ``error`` at ``endpoint``; None to try the next endpoint."""
+        if isinstance(error, NotLeader):
+            if redirects < MAX_REDIRECTS and error.leader_grpc != endpoint:
+                return error.leader_grpc
+            return None
+        with self._lock:
+            if self._leader == endpoint:
+                self._leader = None
+        if isinstance(error, NoLeader | Unreachable | CommitUncertain):
+            return None
+        raise error
+
+    def _invoke(self, endpoint: str, method: str, request: Any, timeout_s: float) -> Any:
+        rpc: Callable[..., Any] = getattr(self._stub(endpoint), method)
+        return rpc(request, timeout=timeout_s, metadata=self._metadata)
+
+    def _stub(self, endpoint: str) -> pb_grpc.ManagerStub:
+        with self._lock:
+            entry = self._stubs.get(endpoint)
+            if entry is None:
+                channel = grpc.insecure_channel(endpoint, options=CHANNEL_OPTIONS)
+                entry = (channel, pb_grpc.ManagerStub(channel))
+                self._stubs[endpoint] = entry
+            return entry[1]
+
+    def _any_replica_status(self) -> pb.StatusReply:
+        """Status from the first replica that answers, leader or not."""
+        for endpoint in self._endpoints:
+            try:
+                reply: pb.StatusReply = self._invoke(
+                    endpoint, "Status", pb.StatusRequest(local=True),
+                    self._endpoint_timeout_s)
+                return reply
+            except grpc.RpcError as rpc_error:
+                if rpc_error.code() in UNREACHABLE_CODES:
+                    continue
+                raise translate(rpc_error, endpoint) from None
+        raise Unreachable("no manager answered")

@@ -1,0 +1,65 @@
+"""Maps gRPC failures to Titan errors: the client side of the one table."""
+
+from __future__ import annotations
+
+import grpc
+
+from titan_ha.errors import (
+    CommitUncertain,
+    InvalidRequest,
+    NoLeader,
+    NotLeader,
+    TaskNotFound,
+    TitanError,
+    Unauthenticated,
+    Unreachable,
+)
+
+LEADER_KEY = "titan-leader"
+LEADER_ID_KEY = "titan-leader-id"
+NO_LEADER_KEY = "titan-no-leader"
+
+# Codes that mean "this endpoint could not answer": try the next one.
+UNREACHABLE_CODES = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+     grpc.StatusCode.CANCELLED}
+)
+
+
+def leader_hint(error: grpc.RpcError) -> NotLeader | None:
+    """The redirect carried by a follower's answer, if any."""
+    if error.code() != grpc.StatusCode.FAILED_PRECONDITION:
+        return None
+    metadata = dict(error.trailing_metadata() or ())
+    address = metadata.get(LEADER_KEY)
+    if not address:
+        return None
+    return NotLeader(str(metadata.get(LEADER_ID_KEY, "")), str(address))
+
+
+def translate(error: grpc.RpcError, endpoint: str) -> TitanError:
+    """The Titan error that stands for a failed RPC."""
+    code, details = error.code(), error.details() or ""
+    hint = leader_hint(error)
+    if hint is not None:
+        return hint
+    if code == grpc.StatusCode.NOT_FOUND:
+        return TaskNotFound(details.removeprefix("no task with id ").strip("'"))
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return InvalidRequest(details)
+    if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+        return Unauthenticated(details or "unauthenticated")
+    if code == grpc.StatusCode.ABORTED:
+        return CommitUncertain(details)
+    if code == grpc.StatusCode.UNAVAILABLE and _said_no_leader(error):
+        return NoLeader(f"{endpoint}: {details}")
+    if code in UNREACHABLE_CODES:
+        reason = "timed out" if code == grpc.StatusCode.DEADLINE_EXCEEDED else (
+            "connection failed")
+        return Unreachable(f"{endpoint} {reason}")
+    return TitanError(f"{endpoint}: {code.name}: {details}")
+
+
+def _said_no_leader(error: grpc.RpcError) -> bool:
+    """True when a live manager answered that it knows no leader."""
+    return NO_LEADER_KEY in dict(error.trailing_metadata() or ())

@@ -1,0 +1,239 @@
+"""The worker agent: a Pulse loop, attempt threads and a result reporter.
+
+The Pulse loop runs on its own thread and is never held up by commands,
+their output or reporting, so a healthy busy worker is never reaped. Results
+are queued and retried until a leader acknowledges them, across failovers.
+A worker that cannot reach any leader for longer than its lease stops its
+running attempts (self-fencing), so it never runs an attempt at the same time
+as the worker the task was moved to.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from titan_ha._proto import titan_pb2 as pb
+from titan_ha.api.client import Client
+from titan_ha.errors import TitanError
+from titan_ha.models import Outcome
+from titan_ha.worker.executors.base import AttemptResult, AttemptSpec, Executor
+
+logger = logging.getLogger(__name__)
+
+HOLD_S = 2.0  # how long an idle worker lets the leader hold its Pulse
+SEEN_LIMIT = 10_000
+REPORT_DEADLINE_S = 5.0
+Ref = tuple[str, int]
+
+
+@dataclass
+class _Running:
+    stop: threading.Event = field(default_factory=threading.Event)
+    stop_outcome: Outcome | None = None  # what a stop means for the report
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    worker_id: str
+    concurrency: int = 1
+    drain_grace_s: float = 30.0
+    initial_lease_s: float = 4.0
+    initial_pulse_interval_s: float = 1.0
+
+
+class WorkerAgent:
+    """Pulls attempts from the leader, runs them and reports their results."""
+
+    def __init__(self, settings: AgentSettings, client: Client, executor: Executor) -> None:
+        self.settings = settings
+        self.incarnation = uuid.uuid4().hex[:12]
+        self._client = client
+        self._executor = executor
+        self._lock = threading.Lock()
+        self._running: dict[Ref, _Running] = {}
+        self._seen: OrderedDict[Ref, None] = OrderedDict()
+        self._reports: OrderedDict[Ref, pb.ReportRequest] = OrderedDict()
+        self._report_ready = threading.Condition(self._lock)
+        self._draining = threading.Event()
+        self._stopped = threading.Event()
+        self._lease_s = settings.initial_lease_s
+        self._pulse_interval_s = settings.initial_pulse_interval_s
+        self._last_contact = time.monotonic()
+        self._threads = [
+            threading.Thread(target=self._pulse_loop, name="pulse", daemon=True),
+            threading.Thread(target=self._report_loop, name="reporter", daemon=True),
+        ]
+
+    # Lifecycle -----------------------------------------------------------------
+    def start(self) -> None:
+        logger.info("worker started worker_id=%s incarnation=%s concurrency=%d",
+                    self.settings.worker_id, self.incarnation, self.settings.concurrency)
+        for thread in self._threads:
+            thread.start()
+
+    def drain(self) -> None:
+        """Stops taking work, lets attempts finish within the grace, then stops."""
+        self._draining.set()
+        logger.info("worker draining worker_id=%s running=%d grace_s=%.0f",
+                    self.settings.worker_id, len(self._running),
+                    self.settings.drain_grace_s)
+        deadline = time.monotonic() + self.settings.drain_grace_s
+        while self._running and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self._stop_all(Outcome.CANCELLED, "drain grace over")
+        deadline = time.monotonic() + REPORT_DEADLINE_S
+        while (self._running or self._reports) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._stopped.set()
+        with self._lock:
+            self._report_ready.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=REPORT_DEADLINE_S)
+        logger.info("worker stopped worker_id=%s unreported=%d",
+                    self.settings.worker_id, len(self._reports))
+
+    # Pulse loop ---------------------------------------------------------------
+    def _pulse_loop(self) -> None:
+        failures = 0
+        while not self._stopped.is_set():
+            with self._lock:
+                running = [pb.AttemptRef(task_id=t, attempt=n) for t, n in self._running]
+                free = 0 if self._draining.is_set() else max(
+                    0, self.settings.concurrency - len(self._running))
+            request = pb.PulseRequest(
+                worker_id=self.settings.worker_id, incarnation=self.incarnation,
+                free_slots=free, running=running, draining=self._draining.is_set(),
+                wait_s=HOLD_S if free else 0.0,
+            )
+            started = time.monotonic()
+            try:
+                reply: pb.PulseReply = self._client.call(
+                    "Pulse", request, deadline_s=HOLD_S + 3.0,
+                    per_call_timeout_s=request.wait_s + 1.5)
+            except TitanError as exc:
+                failures += 1
+                self._fence_if_lease_expired(exc)
+                self._stopped.wait(_backoff_s(failures))
+                continue
+            failures = 0
+            self._last_contact = time.monotonic()
+            self._lease_s = reply.lease_s or self._lease_s
+            self._pulse_interval_s = reply.pulse_interval_s or self._pulse_interval_s
+            self._apply_reply(reply)
+            took = time.monotonic() - started
+            if not reply.assignments and (free == 0 or took < 0.2):
+                self._stopped.wait(self._pulse_interval_s if free == 0 else 0.1)
+
+    def _fence_if_lease_expired(self, error: TitanError) -> None:
+        silent_s = time.monotonic() - self._last_contact
+        if silent_s > self._lease_s and self._running:
+            logger.warning("lease expired, stopping attempts worker_id=%s silent_s=%.1f "
+                           "error=%s", self.settings.worker_id, silent_s, error)
+            self._stop_all(Outcome.WORKER_LOST, "lease expired")
+
+    def _apply_reply(self, reply: pb.PulseReply) -> None:
+        for ref in reply.kill:
+            with self._lock:
+                entry = self._running.get((ref.task_id, ref.attempt))
+            if entry is not None:
+                logger.info("attempt stopped by the leader task_id=%s attempt=%d",
+                            ref.task_id, ref.attempt)
+                entry.stop_outcome = Outcome.CANCELLED
+                entry.stop.set()
+        for assignment in reply.assignments:
+            self._start(assignment)
+
+    def _start(self, assignment: pb.Assignment) -> None:
+        ref = (assignment.task_id, assignment.attempt)
+        with self._lock:
+            if ref in self._seen:
+                return  # a re-delivery of an attempt already started here
+            self._seen[ref] = None
+            while len(self._seen) > SEEN_LIMIT:
+                self._seen.popitem(last=False)
+            entry = _Running()
+            self._running[ref] = entry
+        spec = AttemptSpec(
+            task_id=assignment.task_id, attempt=assignment.attempt,
+            command=assignment.spec.command, timeout_s=assignment.spec.timeout_s,
+            env={"TITAN_WORKER_ID": self.settings.worker_id},
+        )
+        logger.info("attempt started task_id=%s attempt=%d", *ref)
+        threading.Thread(target=self._run_attempt, args=(spec, entry),
+                         name=f"attempt-{ref[0]}-{ref[1]}", daemon=True).start()
+
+    def _stop_all(self, outcome: Outcome, why: str) -> None:
+        with self._lock:
+            entries = list(self._running.items())
+        for (task_id, attempt), entry in entries:
+            logger.info("attempt stopping task_id=%s attempt=%d reason=%s",
+                        task_id, attempt, why)
+            entry.stop_outcome = outcome
+            entry.stop.set()
+
+    # Attempts and reports ----------------------------------------------------
+    def _run_attempt(self, spec: AttemptSpec, entry: _Running) -> None:
+        result = self._executor.run(spec, entry.stop)
+        outcome = result.outcome
+        if entry.stop.is_set() and entry.stop_outcome is not None:
+            outcome = entry.stop_outcome
+        logger.info("attempt finished task_id=%s attempt=%d outcome=%s exit_code=%s",
+                    spec.task_id, spec.attempt, outcome, result.exit_code)
+        report = self._report_request(spec, result, outcome)
+        ref = (spec.task_id, spec.attempt)
+        with self._lock:
+            self._reports[ref] = report
+            del self._running[ref]
+            self._report_ready.notify_all()
+
+    def _report_request(self, spec: AttemptSpec, result: AttemptResult,
+                        outcome: Outcome) -> pb.ReportRequest:
+        return pb.ReportRequest(
+            worker_id=self.settings.worker_id, incarnation=self.incarnation,
+            task_id=spec.task_id, attempt=spec.attempt, outcome=outcome.value,
+            has_exit_code=result.exit_code is not None,
+            exit_code=result.exit_code or 0, signal=result.signal or "",
+            stdout=result.stdout.text, stderr=result.stderr.text,
+            stdout_bytes=result.stdout.total_bytes,
+            stderr_bytes=result.stderr.total_bytes,
+            stdout_truncated=result.stdout.truncated,
+            stderr_truncated=result.stderr.truncated,
+            started_at=result.started_at, finished_at=result.finished_at,
+            error=result.error,
+        )
+
+    def _report_loop(self) -> None:
+        failures = 0
+        while True:
+            with self._lock:
+                while not self._reports and not self._stopped.is_set():
+                    self._report_ready.wait(0.5)
+                if not self._reports:
+                    return
+                ref, report = next(iter(self._reports.items()))
+            try:
+                reply: pb.ReportReply = self._client.call(
+                    "ReportResult", report, deadline_s=REPORT_DEADLINE_S)
+            except TitanError as exc:
+                failures += 1
+                logger.warning("result not delivered task_id=%s attempt=%d error=%s",
+                               ref[0], ref[1], exc)
+                if self._stopped.wait(_backoff_s(failures)):
+                    return
+                continue
+            failures = 0
+            if not reply.accepted:
+                logger.warning("result rejected as stale task_id=%s attempt=%d", *ref)
+            with self._lock:
+                self._reports.pop(ref, None)
+
+
+def _backoff_s(failures: int) -> float:
+    """Exponential backoff with full jitter, from 0.1 s up to 2 s."""
+    return random.uniform(0.05, min(2.0, 0.1 * 2 ** min(failures, 5)))
