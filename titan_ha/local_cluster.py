@@ -39,13 +39,20 @@ def write_config(path: Path, managers: int, **cluster: float | str) -> ClusterCo
     """Writes a cluster TOML with ``managers`` replicas on free loopback ports."""
     ports = free_ports(3 * managers)
     lines = ["[cluster]"]
-    lines += [f"{key} = {value!r}" if isinstance(value, str) else f"{key} = {value}"
-              for key, value in cluster.items()]
+    lines += [
+        f"{key} = {value!r}" if isinstance(value, str) else f"{key} = {value}"
+        for key, value in cluster.items()
+    ]
     for i in range(managers):
-        grpc_port, raft_port, http_port = ports[3 * i: 3 * i + 3]
-        lines += ["", "[[managers]]", f'id = "m{i + 1}"',
-                  f'grpc = "127.0.0.1:{grpc_port}"', f'raft = "127.0.0.1:{raft_port}"',
-                  f'dashboard = "127.0.0.1:{http_port}"']
+        grpc_port, raft_port, http_port = ports[3 * i : 3 * i + 3]
+        lines += [
+            "",
+            "[[managers]]",
+            f'id = "m{i + 1}"',
+            f'grpc = "127.0.0.1:{grpc_port}"',
+            f'raft = "127.0.0.1:{raft_port}"',
+            f'dashboard = "127.0.0.1:{http_port}"',
+        ]
     path.write_text("\n".join(lines) + "\n")
     return ClusterConfig.from_toml(path)
 
@@ -53,8 +60,14 @@ def write_config(path: Path, managers: int, **cluster: float | str) -> ClusterCo
 class LocalCluster:
     """Starts, stops, kills and pauses the processes of one local cluster."""
 
-    def __init__(self, config_path: Path, state_dir: Path, *, data: bool = True,
-                 extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config_path: Path,
+        state_dir: Path,
+        *,
+        data: bool = True,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.config_path = config_path
         self.config = ClusterConfig.from_toml(config_path)
         self.state_dir = state_dir
@@ -75,8 +88,12 @@ class LocalCluster:
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - child owns it
         process = subprocess.Popen(
-            [sys.executable, "-m", *args], stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, env=self.env, start_new_session=True,
+            [sys.executable, "-m", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=self.env,
+            start_new_session=True,
         )
         log.close()
         with self._lock:
@@ -84,14 +101,29 @@ class LocalCluster:
         return process
 
     def start_manager(self, manager_id: str) -> subprocess.Popen[bytes]:
-        args = ["titan_ha.manager", "--config", str(self.config_path), "--id", manager_id]
+        args = [
+            "titan_ha.manager",
+            "--config",
+            str(self.config_path),
+            "--id",
+            manager_id,
+        ]
         if self.data_dir is not None:
             args += ["--data-dir", str(self.data_dir)]
         return self._spawn(manager_id, args)
 
     def start_worker(self, worker_id: str, *extra: str) -> subprocess.Popen[bytes]:
-        return self._spawn(worker_id, ["titan_ha.worker", "--id", worker_id,
-                                       "--managers", self.endpoints, *extra])
+        return self._spawn(
+            worker_id,
+            [
+                "titan_ha.worker",
+                "--id",
+                worker_id,
+                "--managers",
+                self.endpoints,
+                *extra,
+            ],
+        )
 
     def start(self, workers: int = 2) -> None:
         for spec in self.config.managers:
@@ -117,7 +149,9 @@ class LocalCluster:
         """SIGTERM everything (workers first), then SIGKILL what is left."""
         with self._lock:
             processes = dict(self.processes)
-        order = sorted(processes, key=lambda n: n in {m.id for m in self.config.managers})
+        order = sorted(
+            processes, key=lambda n: n in {m.id for m in self.config.managers}
+        )
         for name in order:
             with contextlib.suppress(ProcessLookupError):
                 processes[name].send_signal(signal.SIGCONT)
@@ -132,10 +166,16 @@ class LocalCluster:
 
 
 @click.command()
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
-              default="configs/ha-local.toml", show_default=True)
-@click.option("--state-dir", type=click.Path(file_okay=False), default=".titan",
-              show_default=True)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default="configs/ha-local.toml",
+    show_default=True,
+)
+@click.option(
+    "--state-dir", type=click.Path(file_okay=False), default=".titan", show_default=True
+)
 @click.option("--workers", type=click.IntRange(0, 64), default=2, show_default=True)
 def main(config_path: str, state_dir: str, workers: int) -> None:
     """Run a local HA cluster in the foreground until Ctrl-C."""
@@ -148,8 +188,10 @@ def main(config_path: str, state_dir: str, workers: int) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     cluster.start(workers)
-    click.echo(f"Titan HA: {len(cluster.config.managers)} managers, {workers} workers "
-               f"(logs in {cluster.log_dir}/, state in {cluster.data_dir}/)")
+    click.echo(
+        f"Titan HA: {len(cluster.config.managers)} managers, {workers} workers "
+        f"(logs in {cluster.log_dir}/, state in {cluster.data_dir}/)"
+    )
     for spec in cluster.config.managers:
         click.echo(f"  manager {spec.id}: grpc {spec.grpc}  raft {spec.raft}")
     click.echo(f"\n  export TITAN_MANAGERS={cluster.endpoints}")
@@ -158,8 +200,11 @@ def main(config_path: str, state_dir: str, workers: int) -> None:
     while not stop.wait(0.5):
         for name, process in list(cluster.processes.items()):
             if process.poll() is not None:
-                click.echo(f"{name} exited with code {process.returncode}; "
-                           f"see {cluster.log_dir}/{name}.log", err=True)
+                click.echo(
+                    f"{name} exited with code {process.returncode}; "
+                    f"see {cluster.log_dir}/{name}.log",
+                    err=True,
+                )
                 del cluster.processes[name]
     click.echo("stopping…")
     cluster.stop()

@@ -26,15 +26,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
-def configure(log_format: str = "text", level: int = logging.INFO, name: str = "") -> None:
+def configure(
+    log_format: str = "text", level: int = logging.INFO, name: str = ""
+) -> None:
     """Sends every log line to stderr in the chosen format."""
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
         prefix = f"{name} " if name else ""
-        handler.setFormatter(logging.Formatter(
-            f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter(
+                f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s"
+            )
+        )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

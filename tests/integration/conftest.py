@@ -47,18 +47,29 @@ class Harness:
             time.sleep(0.05)
         raise AssertionError(f"{count} workers did not join in time")
 
-    def titan(self, *args: str, managers: str | None = None,
-              timeout_s: float = 30.0) -> subprocess.CompletedProcess[str]:
+    def titan(
+        self, *args: str, managers: str | None = None, timeout_s: float = 30.0
+    ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "TITAN_MANAGERS": managers or self.cluster.endpoints}
         return subprocess.run(
-            [sys.executable, "-m", "titan_ha.cli", *args], capture_output=True,
-            text=True, env=env, timeout=timeout_s, check=False)
+            [sys.executable, "-m", "titan_ha.cli", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout_s,
+            check=False,
+        )
 
 
 def start_harness(tmp: Path, managers: int = 3, workers: int = 2) -> Harness:
     tmp.mkdir(parents=True, exist_ok=True)
-    config = write_config(tmp / "cluster.toml", managers, secret="test-secret",
-                          dead_after_s=DEAD_AFTER_S, pulse_interval_s=0.5)
+    config = write_config(
+        tmp / "cluster.toml",
+        managers,
+        secret="test-secret",
+        dead_after_s=DEAD_AFTER_S,
+        pulse_interval_s=0.5,
+    )
     assert len(config.managers) == managers
     cluster = LocalCluster(tmp / "cluster.toml", tmp / "state")
     cluster.start(workers)

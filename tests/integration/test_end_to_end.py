@@ -35,7 +35,8 @@ def test_echo_succeeds_within_two_seconds(shared_cluster: Harness) -> None:
 
 def test_failing_command_is_retried_then_failed(shared_cluster: Harness) -> None:
     result = shared_cluster.titan(
-        "submit", "--command=exit 3", "--max-retries=2", "--wait", "--json")
+        "submit", "--command=exit 3", "--max-retries=2", "--wait", "--json"
+    )
     assert result.returncode == 1
     task = json.loads(result.stdout)
     assert task["state"] == "FAILED"
@@ -57,7 +58,8 @@ def test_success_on_third_run_stops_retrying(shared_cluster: Harness, tmp_path) 
 def test_timeout_kills_the_command(shared_cluster: Harness) -> None:
     started = time.monotonic()
     result = shared_cluster.titan(
-        "submit", "--command=sleep 30.0417", "--timeout=1", "--wait", "--json")
+        "submit", "--command=sleep 30.0417", "--timeout=1", "--wait", "--json"
+    )
     elapsed = time.monotonic() - started
     assert result.returncode == 1
     task = json.loads(result.stdout)
@@ -86,13 +88,19 @@ def test_status_names_one_leader_and_the_workers(shared_cluster: Harness) -> Non
     leader = next(m["id"] for m in status["managers"] if m["role"] == "leader")
     assert status["leader"] == leader
     assert sorted(w["id"] for w in status["workers"]) == ["worker-01", "worker-02"]
-    assert set(status["tasks"]) == {"PENDING", "RUNNING", "SUCCEEDED", "FAILED",
-                                    "CANCELLED"}
+    assert set(status["tasks"]) == {
+        "PENDING",
+        "RUNNING",
+        "SUCCEEDED",
+        "FAILED",
+        "CANCELLED",
+    }
 
 
 def test_tasks_lists_newest_first(shared_cluster: Harness) -> None:
-    ids = [shared_cluster.client.submit(TaskSpec(command=f"echo {i}"))[0]
-           for i in range(3)]
+    ids = [
+        shared_cluster.client.submit(TaskSpec(command=f"echo {i}"))[0] for i in range(3)
+    ]
     listed = json.loads(shared_cluster.titan("tasks", "--json", "--limit=3").stdout)
     assert [t["id"] for t in listed] == ids[::-1]
     assert "stdout" not in listed[0]
@@ -126,8 +134,9 @@ def test_unknown_id_exits_5(shared_cluster: Harness) -> None:
 
 def test_no_reachable_manager_exits_3_quickly(shared_cluster: Harness) -> None:
     started = time.monotonic()
-    result = shared_cluster.titan("submit", "--command=true",
-                                  managers="127.0.0.1:9,127.0.0.1:11")
+    result = shared_cluster.titan(
+        "submit", "--command=true", managers="127.0.0.1:9,127.0.0.1:11"
+    )
     assert result.returncode == 3
     assert time.monotonic() - started < 3.0
     assert len(result.stderr.strip().splitlines()) == 1

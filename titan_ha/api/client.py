@@ -57,8 +57,13 @@ class Client:
             is tried.
     """
 
-    def __init__(self, endpoints: Sequence[str], *, token: str | None = None,
-                 endpoint_timeout_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        endpoints: Sequence[str],
+        *,
+        token: str | None = None,
+        endpoint_timeout_s: float = 1.0,
+    ) -> None:
         if not endpoints:
             raise ConfigError("no manager endpoints given")
         self._endpoints = list(dict.fromkeys(endpoints))
@@ -69,8 +74,13 @@ class Client:
         self._leader: str | None = None
 
     # The public calls --------------------------------------------------------
-    def submit(self, spec: TaskSpec, *, idempotency_key: str | None = None,
-               deadline_s: float = 10.0) -> tuple[str, bool]:
+    def submit(
+        self,
+        spec: TaskSpec,
+        *,
+        idempotency_key: str | None = None,
+        deadline_s: float = 10.0,
+    ) -> tuple[str, bool]:
         """Submits a task; returns (task id, whether the key named an existing one).
 
         The same idempotency key is sent on every retry, so a submit whose
@@ -78,37 +88,45 @@ class Client:
         """
         key = idempotency_key or uuid.uuid4().hex
         reply: pb.SubmitReply = self.call(
-            "Submit", pb.SubmitRequest(spec=spec.to_proto(key)), deadline_s=deadline_s)
+            "Submit", pb.SubmitRequest(spec=spec.to_proto(key)), deadline_s=deadline_s
+        )
         return reply.task_id, reply.existed
 
     def get(self, task_id: str, *, deadline_s: float = 5.0) -> TaskView:
         reply: pb.Task = self.call(
-            "GetTask", pb.GetTaskRequest(task_id=task_id), deadline_s=deadline_s)
+            "GetTask", pb.GetTaskRequest(task_id=task_id), deadline_s=deadline_s
+        )
         return TaskView.from_proto(reply)
 
-    def tasks(self, state: str | None = None, limit: int = 0, *,
-              deadline_s: float = 5.0) -> list[TaskView]:
+    def tasks(
+        self, state: str | None = None, limit: int = 0, *, deadline_s: float = 5.0
+    ) -> list[TaskView]:
         reply: pb.ListTasksReply = self.call(
-            "ListTasks", pb.ListTasksRequest(state=state or "", limit=limit),
-            deadline_s=deadline_s)
+            "ListTasks",
+            pb.ListTasksRequest(state=state or "", limit=limit),
+            deadline_s=deadline_s,
+        )
         return [TaskView.from_proto(t) for t in reply.tasks]
 
     def cancel(self, task_id: str, *, deadline_s: float = 5.0) -> str:
         reply: pb.CancelReply = self.call(
-            "Cancel", pb.CancelRequest(task_id=task_id), deadline_s=deadline_s)
+            "Cancel", pb.CancelRequest(task_id=task_id), deadline_s=deadline_s
+        )
         return reply.state
 
     def status(self, *, deadline_s: float = 3.0) -> ClusterStatus:
         """The cluster's view; from any replica (``leader`` None) without quorum."""
         try:
             reply: pb.StatusReply = self.call(
-                "Status", pb.StatusRequest(), deadline_s=deadline_s)
+                "Status", pb.StatusRequest(), deadline_s=deadline_s
+            )
         except (NoLeader, Unreachable):
             reply = self._any_replica_status()
         return ClusterStatus.from_proto(reply)
 
-    def wait(self, task_id: str, timeout_s: float | None = None,
-             poll_s: float = 0.1) -> TaskView:
+    def wait(
+        self, task_id: str, timeout_s: float | None = None, poll_s: float = 0.1
+    ) -> TaskView:
         """Polls until the task is final; raises TimeoutError after ``timeout_s``."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
@@ -130,8 +148,14 @@ class Client:
             self._stubs.clear()
 
     # Failover ----------------------------------------------------------------
-    def call(self, method: str, request: Any, *, deadline_s: float,
-             per_call_timeout_s: float | None = None) -> Any:
+    def call(
+        self,
+        method: str,
+        request: Any,
+        *,
+        deadline_s: float,
+        per_call_timeout_s: float | None = None,
+    ) -> Any:
         """Calls ``method`` on the leader, wherever it is, within ``deadline_s``.
 
         Raises:
@@ -142,28 +166,34 @@ class Client:
         deadline = time.monotonic() + deadline_s
         per_call = per_call_timeout_s or self._endpoint_timeout_s
         last_error: TitanError = Unreachable(
-            f"no manager reachable at {','.join(self._endpoints)}")
+            f"no manager reachable at {','.join(self._endpoints)}"
+        )
         round_number = 0
         while True:
             for endpoint in self._candidates():
                 redirects = 0
-                while endpoint is not None:
+                while True:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise last_error
                     try:
-                        reply = self._invoke(endpoint, method, request,
-                                             min(per_call, remaining))
+                        reply = self._invoke(
+                            endpoint, method, request, min(per_call, remaining)
+                        )
                     except grpc.RpcError as rpc_error:
                         error = translate(rpc_error, endpoint)
-                        endpoint = self._next_hop(error, endpoint, redirects)
+                        hop = self._next_hop(error, endpoint, redirects)
                         redirects += 1
                         if isinstance(error, Unreachable):
                             error = Unreachable(
                                 f"no manager reachable at {','.join(self._endpoints)} "
-                                f"(last: {error})")
+                                f"(last: {error})"
+                            )
                         if not isinstance(error, NotLeader):
                             last_error = error
+                        if hop is None:
+                            break
+                        endpoint = hop
                         continue
                     with self._lock:
                         self._leader = endpoint
@@ -181,7 +211,7 @@ class Client:
         return list(dict.fromkeys(first + self._endpoints))
 
     def _next_hop(self, error: TitanError, endpoint: str, redirects: int) -> str | None:
-        """Where to go after ``error`` at ``endpoint``; None to try the next endpoint."""
+        """Where to go after ``error`` at ``endpoint``; None: the next endpoint."""
         if isinstance(error, NotLeader):
             if redirects < MAX_REDIRECTS and error.leader_grpc != endpoint:
                 return error.leader_grpc
@@ -193,7 +223,9 @@ class Client:
             return None
         raise error
 
-    def _invoke(self, endpoint: str, method: str, request: Any, timeout_s: float) -> Any:
+    def _invoke(
+        self, endpoint: str, method: str, request: Any, timeout_s: float
+    ) -> Any:
         rpc: Callable[..., Any] = getattr(self._stub(endpoint), method)
         return rpc(request, timeout=timeout_s, metadata=self._metadata)
 
@@ -211,8 +243,11 @@ class Client:
         for endpoint in self._endpoints:
             try:
                 reply: pb.StatusReply = self._invoke(
-                    endpoint, "Status", pb.StatusRequest(local=True),
-                    self._endpoint_timeout_s)
+                    endpoint,
+                    "Status",
+                    pb.StatusRequest(local=True),
+                    self._endpoint_timeout_s,
+                )
                 return reply
             except grpc.RpcError as rpc_error:
                 if rpc_error.code() in UNREACHABLE_CODES:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 
 from titan_ha.errors import (
@@ -21,8 +23,11 @@ NO_LEADER_KEY = "titan-no-leader"
 
 # Codes that mean "this endpoint could not answer": try the next one.
 UNREACHABLE_CODES = frozenset(
-    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
-     grpc.StatusCode.CANCELLED}
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.CANCELLED,
+    }
 )
 
 
@@ -30,7 +35,7 @@ def leader_hint(error: grpc.RpcError) -> NotLeader | None:
     """The redirect carried by a follower's answer, if any."""
     if error.code() != grpc.StatusCode.FAILED_PRECONDITION:
         return None
-    metadata = dict(error.trailing_metadata() or ())
+    metadata = _metadata(error)
     address = metadata.get(LEADER_KEY)
     if not address:
         return None
@@ -54,12 +59,20 @@ def translate(error: grpc.RpcError, endpoint: str) -> TitanError:
     if code == grpc.StatusCode.UNAVAILABLE and _said_no_leader(error):
         return NoLeader(f"{endpoint}: {details}")
     if code in UNREACHABLE_CODES:
-        reason = "timed out" if code == grpc.StatusCode.DEADLINE_EXCEEDED else (
-            "connection failed")
+        reason = (
+            "timed out"
+            if code == grpc.StatusCode.DEADLINE_EXCEEDED
+            else ("connection failed")
+        )
         return Unreachable(f"{endpoint} {reason}")
     return TitanError(f"{endpoint}: {code.name}: {details}")
 
 
 def _said_no_leader(error: grpc.RpcError) -> bool:
     """True when a live manager answered that it knows no leader."""
-    return NO_LEADER_KEY in dict(error.trailing_metadata() or ())
+    return NO_LEADER_KEY in _metadata(error)
+
+
+def _metadata(error: grpc.RpcError) -> dict[str, str]:
+    pairs: Any = error.trailing_metadata() or ()
+    return {str(key): str(value) for key, value in pairs}

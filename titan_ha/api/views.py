@@ -30,10 +30,14 @@ class TaskSpec:
 
     def to_proto(self, idempotency_key: str) -> pb.TaskSpec:
         return pb.TaskSpec(
-            command=self.command, timeout_s=self.timeout_s,
-            max_retries=self.max_retries, idempotency_key=idempotency_key,
-            docker_image=self.docker_image, cpus=self.cpus,
-            memory_bytes=self.memory_bytes, network=self.network,
+            command=self.command,
+            timeout_s=self.timeout_s,
+            max_retries=self.max_retries,
+            idempotency_key=idempotency_key,
+            docker_image=self.docker_image,
+            cpus=self.cpus,
+            memory_bytes=self.memory_bytes,
+            network=self.network,
         )
 
 
@@ -51,17 +55,24 @@ class AttemptView:
     @classmethod
     def from_proto(cls, a: pb.Attempt) -> AttemptView:
         return cls(
-            number=a.number, worker_id=a.worker_id, outcome=a.outcome or None,
+            number=a.number,
+            worker_id=a.worker_id,
+            outcome=a.outcome or None,
             exit_code=a.exit_code if a.has_exit_code else None,
-            signal=a.signal or None, started_at=a.started_at,
-            finished_at=a.finished_at, error=a.error,
+            signal=a.signal or None,
+            started_at=a.started_at,
+            finished_at=a.finished_at,
+            error=a.error,
         )
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "number": self.number, "worker_id": self.worker_id,
-            "outcome": self.outcome, "exit_code": self.exit_code,
-            "signal": self.signal, "started_at": iso(self.started_at),
+            "number": self.number,
+            "worker_id": self.worker_id,
+            "outcome": self.outcome,
+            "exit_code": self.exit_code,
+            "signal": self.signal,
+            "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
         }
 
@@ -97,29 +108,45 @@ class TaskView:
     @classmethod
     def from_proto(cls, t: pb.Task) -> TaskView:
         return cls(
-            id=t.id, state=t.state, command=t.spec.command,
-            docker_image=t.spec.docker_image or None, timeout_s=t.spec.timeout_s,
+            id=t.id,
+            state=t.state,
+            command=t.spec.command,
+            docker_image=t.spec.docker_image or None,
+            timeout_s=t.spec.timeout_s,
             max_retries=t.spec.max_retries,
             idempotency_key=t.spec.idempotency_key or None,
-            submitted_at=t.submitted_at, finished_at=t.finished_at,
+            submitted_at=t.submitted_at,
+            finished_at=t.finished_at,
             worker_id=t.worker_id or None,
             exit_code=t.exit_code if t.has_exit_code else None,
-            outcome=t.outcome or None, stdout=t.stdout, stderr=t.stderr,
-            stdout_bytes=t.stdout_bytes, stderr_bytes=t.stderr_bytes,
-            stdout_truncated=t.stdout_truncated, stderr_truncated=t.stderr_truncated,
+            outcome=t.outcome or None,
+            stdout=t.stdout,
+            stderr=t.stderr,
+            stdout_bytes=t.stdout_bytes,
+            stderr_bytes=t.stderr_bytes,
+            stdout_truncated=t.stdout_truncated,
+            stderr_truncated=t.stderr_truncated,
             attempts=tuple(AttemptView.from_proto(a) for a in t.attempts),
         )
 
     def to_json(self, with_output: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "id": self.id, "state": self.state, "command": self.command,
-            "docker_image": self.docker_image, "timeout_s": self.timeout_s,
-            "max_retries": self.max_retries, "idempotency_key": self.idempotency_key,
+            "id": self.id,
+            "state": self.state,
+            "command": self.command,
+            "docker_image": self.docker_image,
+            "timeout_s": self.timeout_s,
+            "max_retries": self.max_retries,
+            "idempotency_key": self.idempotency_key,
             "submitted_at": iso(self.submitted_at),
-            "finished_at": iso(self.finished_at), "worker_id": self.worker_id,
-            "exit_code": self.exit_code, "outcome": self.outcome,
-            "stdout": self.stdout, "stderr": self.stderr,
-            "stdout_bytes": self.stdout_bytes, "stderr_bytes": self.stderr_bytes,
+            "finished_at": iso(self.finished_at),
+            "worker_id": self.worker_id,
+            "exit_code": self.exit_code,
+            "outcome": self.outcome,
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+            "stdout_bytes": self.stdout_bytes,
+            "stderr_bytes": self.stderr_bytes,
             "stdout_truncated": self.stdout_truncated,
             "stderr_truncated": self.stderr_truncated,
             "attempts": [a.to_json() for a in self.attempts],
@@ -139,8 +166,13 @@ class ManagerView:
     applied_index: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "grpc": self.grpc, "role": self.role,
-                "commit_index": self.commit_index, "applied_index": self.applied_index}
+        return {
+            "id": self.id,
+            "grpc": self.grpc,
+            "role": self.role,
+            "commit_index": self.commit_index,
+            "applied_index": self.applied_index,
+        }
 
 
 @dataclass(frozen=True)
@@ -152,8 +184,12 @@ class WorkerView:
 
     def to_json(self) -> dict[str, Any]:
         seen = None if self.last_seen_s is None else round(self.last_seen_s, 2)
-        return {"id": self.id, "state": self.state, "last_seen_s": seen,
-                "running": list(self.running)}
+        return {
+            "id": self.id,
+            "state": self.state,
+            "last_seen_s": seen,
+            "running": list(self.running),
+        }
 
 
 @dataclass(frozen=True)
@@ -170,23 +206,30 @@ class ClusterStatus:
     @classmethod
     def from_proto(cls, s: pb.StatusReply) -> ClusterStatus:
         return cls(
-            leader=s.leader or None, term=s.term,
+            leader=s.leader or None,
+            term=s.term,
             managers=tuple(
                 ManagerView(m.id, m.grpc, m.role, m.commit_index, m.applied_index)
                 for m in s.managers
             ),
             workers=tuple(
-                WorkerView(w.id, w.state, None if w.last_seen_s < 0 else w.last_seen_s,
-                           tuple(w.running))
+                WorkerView(
+                    w.id,
+                    w.state,
+                    None if w.last_seen_s < 0 else w.last_seen_s,
+                    tuple(w.running),
+                )
                 for w in s.workers
             ),
-            tasks=dict(s.tasks), stale=s.stale,
+            tasks=dict(s.tasks),
+            stale=s.stale,
         )
 
     def to_json(self) -> dict[str, Any]:
         order = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
         return {
-            "leader": self.leader, "term": self.term,
+            "leader": self.leader,
+            "term": self.term,
             "managers": [m.to_json() for m in self.managers],
             "workers": [w.to_json() for w in self.workers],
             "tasks": {k: self.tasks.get(k, 0) for k in order},

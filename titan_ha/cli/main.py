@@ -34,8 +34,12 @@ DEFAULT_CONFIG = Path("~/.config/titan/config.toml").expanduser()
 DEFAULT_MANAGERS = "127.0.0.1:50051"
 DEADLINE_S = 2.5
 EXIT_CODES: tuple[tuple[type[TitanError], int], ...] = (
-    (ConfigError, 2), (InvalidRequest, 2), (NoLeader, 3), (Unreachable, 3),
-    (Unauthenticated, 4), (TaskNotFound, 5),
+    (ConfigError, 2),
+    (InvalidRequest, 2),
+    (NoLeader, 3),
+    (Unreachable, 3),
+    (Unauthenticated, 4),
+    (TaskNotFound, 5),
 )
 MEMORY_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
@@ -90,15 +94,27 @@ class TitanGroup(click.Group):
 
 
 @click.group(cls=TitanGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--managers", default=None, help="Manager endpoints H:P,H:P "
-              f"(TITAN_MANAGERS; default {DEFAULT_MANAGERS}).")
+@click.option(
+    "--managers",
+    default=None,
+    help=f"Manager endpoints H:P,H:P (TITAN_MANAGERS; default {DEFAULT_MANAGERS}).",
+)
 @click.option("--token", default=None, help="API bearer token (TITAN_TOKEN).")
-@click.option("--config", "config_path", default=None,
-              help="TOML file with the same keys (default ~/.config/titan/config.toml).")
+@click.option(
+    "--config",
+    "config_path",
+    default=None,
+    help="TOML file with the same keys (default ~/.config/titan/config.toml).",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.pass_context
-def cli(ctx: click.Context, managers: str | None, token: str | None,
-        config_path: str | None, debug: bool) -> None:
+def cli(
+    ctx: click.Context,
+    managers: str | None,
+    token: str | None,
+    config_path: str | None,
+    debug: bool,
+) -> None:
     """Titan HA: submit and follow tasks on a fault-tolerant cluster."""
     file = load_file_config(config_path)
     env = Environment.read()
@@ -116,8 +132,9 @@ def parse_memory(text: str | None) -> int:
     if number and number[-1] in MEMORY_UNITS:
         number, unit = number[:-1], number[-1]
     if not number.isdigit():
-        raise click.BadParameter(f"{text!r} is not a size like 64m or 1g",
-                                 param_hint="--memory")
+        raise click.BadParameter(
+            f"{text!r} is not a size like 64m or 1g", param_hint="--memory"
+        )
     return int(number) * MEMORY_UNITS[unit]
 
 
@@ -131,30 +148,59 @@ def finish_with(task: TaskView, as_json: bool) -> NoReturn:
 
 @cli.command()
 @click.option("--command", "command", required=True, help="Shell command to run.")
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0), default=0.0,
-              help="Seconds before the attempt is killed (0: none).")
-@click.option("--max-retries", type=click.IntRange(min=0), default=0,
-              help="Retries after a failure: at most N+1 attempts.")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    help="Seconds before the attempt is killed (0: none).",
+)
+@click.option(
+    "--max-retries",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Retries after a failure: at most N+1 attempts.",
+)
 @click.option("--docker", "docker_image", default="", help="Run in this Docker image.")
 @click.option("--cpus", type=click.FloatRange(min=0), default=0.0)
 @click.option("--memory", default=None, help="Memory limit, e.g. 64m.")
 @click.option("--network", type=click.Choice(["none", "bridge"]), default=None)
-@click.option("--idempotency-key", default=None, help="Submitting the same key twice "
-              "creates one task.")
+@click.option(
+    "--idempotency-key",
+    default=None,
+    help="Submitting the same key twice creates one task.",
+)
 @click.option("--wait", "wait", is_flag=True, help="Wait and print the result.")
 @click.option("--json", "as_json", is_flag=True, help="With --wait: print JSON.")
 @click.pass_obj
-def submit(session: Session, command: str, timeout_s: float, max_retries: int,
-           docker_image: str, cpus: float, memory: str | None, network: str | None,
-           idempotency_key: str | None, wait: bool, as_json: bool) -> None:
+def submit(
+    session: Session,
+    command: str,
+    timeout_s: float,
+    max_retries: int,
+    docker_image: str,
+    cpus: float,
+    memory: str | None,
+    network: str | None,
+    idempotency_key: str | None,
+    wait: bool,
+    as_json: bool,
+) -> None:
     """Submit a task; prints its id."""
     if not command.strip():
         raise click.BadParameter("must not be empty", param_hint="--command")
-    spec = TaskSpec(command=command, timeout_s=timeout_s, max_retries=max_retries,
-                    docker_image=docker_image, cpus=cpus,
-                    memory_bytes=parse_memory(memory), network=network or "")
-    task_id, _ = session.client.submit(spec, idempotency_key=idempotency_key,
-                                       deadline_s=DEADLINE_S)
+    spec = TaskSpec(
+        command=command,
+        timeout_s=timeout_s,
+        max_retries=max_retries,
+        docker_image=docker_image,
+        cpus=cpus,
+        memory_bytes=parse_memory(memory),
+        network=network or "",
+    )
+    task_id, _ = session.client.submit(
+        spec, idempotency_key=idempotency_key, deadline_s=DEADLINE_S
+    )
     if not wait:
         click.echo(task_id)
         return
@@ -175,17 +221,23 @@ def get(session: Session, task_id: str, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--state", type=click.Choice(
-    ["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"], case_sensitive=False),
-    default=None)
-@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
-              help="0: all.")
+@click.option(
+    "--state",
+    type=click.Choice(
+        ["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"], case_sensitive=False
+    ),
+    default=None,
+)
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=50, show_default=True, help="0: all."
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def tasks(session: Session, state: str | None, limit: int, as_json: bool) -> None:
     """List tasks, newest first."""
-    found = session.client.tasks(state.upper() if state else None, limit,
-                                 deadline_s=DEADLINE_S)
+    found = session.client.tasks(
+        state.upper() if state else None, limit, deadline_s=DEADLINE_S
+    )
     if as_json:
         render.as_json([t.to_json(with_output=False) for t in found])
     else:
@@ -206,11 +258,18 @@ def status(session: Session, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--id", "task_id", required=True)
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0), default=None,
-              help="Give up after this many seconds (exit 1).")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Give up after this many seconds (exit 1).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def wait(session: Session, task_id: str, timeout_s: float | None, as_json: bool) -> None:
+def wait(
+    session: Session, task_id: str, timeout_s: float | None, as_json: bool
+) -> None:
     """Wait for a task to end; exit 0 only if it succeeded."""
     session.client.get(task_id, deadline_s=DEADLINE_S)  # unknown ids fail at once
     try:

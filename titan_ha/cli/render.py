@@ -15,9 +15,16 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 STATE_STYLE = {
-    "PENDING": "yellow", "RUNNING": "cyan", "SUCCEEDED": "green",
-    "FAILED": "red", "CANCELLED": "magenta", "DEAD": "red", "IDLE": "green",
-    "BUSY": "cyan", "DRAINING": "yellow", "leader": "bold green",
+    "PENDING": "yellow",
+    "RUNNING": "cyan",
+    "SUCCEEDED": "green",
+    "FAILED": "red",
+    "CANCELLED": "magenta",
+    "DEAD": "red",
+    "IDLE": "green",
+    "BUSY": "cyan",
+    "DRAINING": "yellow",
+    "leader": "bold green",
     "unreachable": "red",
 }
 
@@ -48,10 +55,14 @@ def task_detail(task: TaskView) -> None:
     table.add_column(style="bold")
     table.add_column()
     rows = [
-        ("id", task.id), ("state", styled(task.state)), ("command", task.command),
+        ("id", task.id),
+        ("state", styled(task.state)),
+        ("command", task.command),
         ("timeout", f"{task.timeout_s:g}s" if task.timeout_s else "none"),
-        ("max retries", str(task.max_retries)), ("submitted", when(task.submitted_at)),
-        ("finished", when(task.finished_at)), ("worker", task.worker_id or "-"),
+        ("max retries", str(task.max_retries)),
+        ("submitted", when(task.submitted_at)),
+        ("finished", when(task.finished_at)),
+        ("worker", task.worker_id or "-"),
         ("exit code", "-" if task.exit_code is None else str(task.exit_code)),
         ("outcome", task.outcome or "-"),
     ]
@@ -59,12 +70,19 @@ def task_detail(task: TaskView) -> None:
         table.add_row(name, value)
     out.print(table)
     if task.attempts:
-        attempts = Table("#", "worker", "outcome", "exit", "signal", "started", "finished")
+        attempts = Table(
+            "#", "worker", "outcome", "exit", "signal", "started", "finished"
+        )
         for a in task.attempts:
             attempts.add_row(
-                str(a.number), a.worker_id, styled(a.outcome or "RUNNING"),
-                "-" if a.exit_code is None else str(a.exit_code), a.signal or "-",
-                when(a.started_at), when(a.finished_at))
+                str(a.number),
+                a.worker_id,
+                styled(a.outcome or "RUNNING"),
+                "-" if a.exit_code is None else str(a.exit_code),
+                a.signal or "-",
+                when(a.started_at),
+                when(a.finished_at),
+            )
         out.print(attempts)
     for name, text, total, cut in (
         ("stdout", task.stdout, task.stdout_bytes, task.stdout_truncated),
@@ -81,9 +99,14 @@ def task_table(tasks: list[TaskView]) -> None:
     for t in tasks:
         command = t.command if len(t.command) <= 40 else t.command[:39] + "…"
         table.add_row(
-            t.id, styled(t.state), command, str(len(t.attempts) or "-"),
-            "-" if t.exit_code is None else str(t.exit_code), t.worker_id or "-",
-            when(t.submitted_at))
+            t.id,
+            styled(t.state),
+            command,
+            str(len(t.attempts) or "-"),
+            "-" if t.exit_code is None else str(t.exit_code),
+            t.worker_id or "-",
+            when(t.submitted_at),
+        )
     out.print(table)
 
 
@@ -92,8 +115,9 @@ def status(view: ClusterStatus) -> None:
     out.print(f"[bold]leader[/] {leader}   [bold]term[/] {view.term}")
     managers = Table("manager", "grpc", "role", "commit", "applied")
     for m in view.managers:
-        managers.add_row(m.id, m.grpc, styled(m.role), str(m.commit_index),
-                         str(m.applied_index))
+        managers.add_row(
+            m.id, m.grpc, styled(m.role), str(m.commit_index), str(m.applied_index)
+        )
     out.print(managers)
     workers = Table("worker", "state", "last seen", "running")
     for w in view.workers:

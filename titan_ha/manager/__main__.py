@@ -35,7 +35,8 @@ def run_replica(config: ClusterConfig, manager_id: str) -> None:
     state = ClusterState()
     liveness = Liveness()
     leader = LeaderServices(
-        me.id, state,
+        me.id,
+        state,
         Dispatcher(state, liveness, config.effective_lease_s, config.pulse_interval_s),
         Reaper(state, liveness, config.dead_after_s, on_requeue=lambda: None),
         liveness,
@@ -57,8 +58,14 @@ def run_replica(config: ClusterConfig, manager_id: str) -> None:
     leader.start(raft)
     server = build_server(ManagerService(me, config, state, raft, leader), me.grpc)
     server.start()
-    logger.info("manager started id=%s grpc=%s raft=%s data_dir=%s peers=%d",
-                me.id, me.grpc, me.raft, data_dir or "-", len(config.managers) - 1)
+    logger.info(
+        "manager started id=%s grpc=%s raft=%s data_dir=%s peers=%d",
+        me.id,
+        me.grpc,
+        me.raft,
+        data_dir or "-",
+        len(config.managers) - 1,
+    )
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -77,20 +84,43 @@ def run_replica(config: ClusterConfig, manager_id: str) -> None:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help="Cluster TOML file; without it, a single-replica cluster.")
-@click.option("--id", "manager_id", default=None, help="This replica's id in the config.")
-@click.option("--data-dir", default=None, help="Keep the Raft journal and snapshot here.")
-@click.option("--dead-after", "dead_after_s", type=float, default=None,
-              help="Seconds of silence before a worker is declared DEAD.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="Cluster TOML file; without it, a single-replica cluster.",
+)
+@click.option(
+    "--id", "manager_id", default=None, help="This replica's id in the config."
+)
+@click.option(
+    "--data-dir", default=None, help="Keep the Raft journal and snapshot here."
+)
+@click.option(
+    "--dead-after",
+    "dead_after_s",
+    type=float,
+    default=None,
+    help="Seconds of silence before a worker is declared DEAD.",
+)
 @click.option("--log-format", type=click.Choice(["text", "json"]), default=None)
-def main(config_path: str | None, manager_id: str | None, data_dir: str | None,
-         dead_after_s: float | None, log_format: str | None) -> None:
+def main(
+    config_path: str | None,
+    manager_id: str | None,
+    data_dir: str | None,
+    dead_after_s: float | None,
+    log_format: str | None,
+) -> None:
     """Run one Titan HA manager replica."""
     try:
-        config = load_config(config_path, {
-            "data_dir": data_dir, "dead_after_s": dead_after_s, "log_format": log_format,
-        })
+        config = load_config(
+            config_path,
+            {
+                "data_dir": data_dir,
+                "dead_after_s": dead_after_s,
+                "log_format": log_format,
+            },
+        )
         manager_id = manager_id or config.managers[0].id
         config.manager(manager_id)
     except ConfigError as exc:

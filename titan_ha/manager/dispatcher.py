@@ -29,16 +29,25 @@ Propose = Callable[[Command], Result]
 MAX_HOLD_S = 2.0
 # Reasons for which a worker's result can never be applied: stop reporting.
 STALE_REPORT_REASONS = frozenset(
-    {"unknown task", "unknown attempt", "attempt belongs to another worker",
-     "attempt already ended"}
+    {
+        "unknown task",
+        "unknown attempt",
+        "attempt belongs to another worker",
+        "attempt already ended",
+    }
 )
 
 
 class Dispatcher:
     """Pulse and report handling for the current epoch."""
 
-    def __init__(self, state: ClusterState, liveness: Liveness, lease_s: float,
-                 pulse_interval_s: float) -> None:
+    def __init__(
+        self,
+        state: ClusterState,
+        liveness: Liveness,
+        lease_s: float,
+        pulse_interval_s: float,
+    ) -> None:
         self._state = state
         self._liveness = liveness
         self._lease_s = lease_s
@@ -109,21 +118,36 @@ class Dispatcher:
             )
             draining = worker is not None and worker.draining
         if not known:
-            result = propose({
-                "op": "register_worker", "epoch": epoch, "worker_id": req.worker_id,
-                "incarnation": req.incarnation, "now": time.time(),
-            })
+            result = propose(
+                {
+                    "op": "register_worker",
+                    "epoch": epoch,
+                    "worker_id": req.worker_id,
+                    "incarnation": req.incarnation,
+                    "now": time.time(),
+                }
+            )
             self._check(result)
             logger.info(
                 "worker joined worker_id=%s incarnation=%s lost_tasks=%s",
-                req.worker_id, req.incarnation, ",".join(result.get("lost", [])) or "-",
+                req.worker_id,
+                req.incarnation,
+                ",".join(result.get("lost", [])) or "-",
             )
             if result.get("lost"):
                 self.notify_work()
             draining = False
         if req.draining != draining:
-            self._check(propose({"op": "drain", "epoch": epoch,
-                                 "worker_id": req.worker_id, "draining": req.draining}))
+            self._check(
+                propose(
+                    {
+                        "op": "drain",
+                        "epoch": epoch,
+                        "worker_id": req.worker_id,
+                        "draining": req.draining,
+                    }
+                )
+            )
 
     def _reconcile(
         self, req: pb.PulseRequest
@@ -137,36 +161,56 @@ class Dispatcher:
                 own = dict(worker.running)
             for task_id, number in sorted(reported):
                 task = self._state.tasks.get(task_id)
-                if own.get(task_id) != number or task is None or (
-                    task.state == TaskState.CANCELLED
+                if (
+                    own.get(task_id) != number
+                    or task is None
+                    or (task.state == TaskState.CANCELLED)
                 ):
                     kill.append(pb.AttemptRef(task_id=task_id, attempt=number))
             for task_id, number in own.items():
                 task = self._state.tasks[task_id]
-                if (task_id, number) not in reported and task.state == TaskState.RUNNING:
+                if (
+                    task_id,
+                    number,
+                ) not in reported and task.state == TaskState.RUNNING:
                     redeliver.append(self._assignment(task_id, number))
         return kill, redeliver
 
     def _assignment(self, task_id: str, number: int) -> pb.Assignment:
         spec = self._state.tasks[task_id].spec
-        return pb.Assignment(task_id=task_id, attempt=number,
-                             spec=spec_to_proto(spec), lease_s=self._lease_s)
+        return pb.Assignment(
+            task_id=task_id,
+            attempt=number,
+            spec=spec_to_proto(spec),
+            lease_s=self._lease_s,
+        )
 
-    def _assign(self, epoch: int, propose: Propose, req: pb.PulseRequest,
-                slots: int) -> list[pb.Assignment]:
+    def _assign(
+        self, epoch: int, propose: Propose, req: pb.PulseRequest, slots: int
+    ) -> list[pb.Assignment]:
         assigned = []
         with self._assign_lock:
             for choice in choose_tasks(self._state, req.worker_id, slots):
-                result = propose({
-                    "op": "assign", "epoch": epoch, "task_id": choice.task_id,
-                    "attempt": choice.attempt, "worker_id": req.worker_id,
-                    "incarnation": req.incarnation, "now": time.time(),
-                })
+                result = propose(
+                    {
+                        "op": "assign",
+                        "epoch": epoch,
+                        "task_id": choice.task_id,
+                        "attempt": choice.attempt,
+                        "worker_id": req.worker_id,
+                        "incarnation": req.incarnation,
+                        "now": time.time(),
+                    }
+                )
                 if not result.get("ok"):
                     self._check(result)
                     continue
-                logger.info("task assigned task_id=%s attempt=%d worker_id=%s",
-                            choice.task_id, choice.attempt, req.worker_id)
+                logger.info(
+                    "task assigned task_id=%s attempt=%d worker_id=%s",
+                    choice.task_id,
+                    choice.attempt,
+                    req.worker_id,
+                )
                 with self._state.lock:
                     assigned.append(self._assignment(choice.task_id, choice.attempt))
         return assigned
@@ -174,13 +218,22 @@ class Dispatcher:
     def report(self, req: pb.ReportRequest) -> pb.ReportReply:
         epoch, propose = self._current()
         self._liveness.touch(req.worker_id)
-        ref = {"epoch": epoch, "task_id": req.task_id, "attempt": req.attempt,
-               "worker_id": req.worker_id, "incarnation": req.incarnation}
+        ref = {
+            "epoch": epoch,
+            "task_id": req.task_id,
+            "attempt": req.attempt,
+            "worker_id": req.worker_id,
+            "incarnation": req.incarnation,
+        }
         command: Command = {
-            "op": "complete", **ref, "outcome": req.outcome,
+            "op": "complete",
+            **ref,
+            "outcome": req.outcome,
             "exit_code": req.exit_code if req.has_exit_code else None,
-            "signal": req.signal, "error": req.error,
-            "started_at": req.started_at, "finished_at": req.finished_at,
+            "signal": req.signal,
+            "error": req.error,
+            "started_at": req.started_at,
+            "finished_at": req.finished_at,
             "now": time.time(),
         }
         for stream in ("stdout", "stderr"):
@@ -190,11 +243,20 @@ class Dispatcher:
             if len(text) <= OUTPUT_CHUNK_CHARS:
                 command[stream] = text
                 continue
-            chunks = [text[i:i + OUTPUT_CHUNK_CHARS]
-                      for i in range(0, len(text), OUTPUT_CHUNK_CHARS)]
+            chunks = [
+                text[i : i + OUTPUT_CHUNK_CHARS]
+                for i in range(0, len(text), OUTPUT_CHUNK_CHARS)
+            ]
             for index, data in enumerate(chunks):
-                staged = propose({"op": "output", **ref, "stream": stream,
-                                  "index": index, "data": data})
+                staged = propose(
+                    {
+                        "op": "output",
+                        **ref,
+                        "stream": stream,
+                        "index": index,
+                        "data": data,
+                    }
+                )
                 if not staged.get("ok"):
                     return self._report_reply(staged, req)
             command[f"{stream}_chunks"] = len(chunks)
@@ -204,17 +266,26 @@ class Dispatcher:
         if result.get("ok"):
             state = str(result.get("task_state", ""))
             if not result.get("duplicate"):
-                logger.info("attempt finished task_id=%s attempt=%d outcome=%s state=%s",
-                            req.task_id, req.attempt, req.outcome, state)
+                logger.info(
+                    "attempt finished task_id=%s attempt=%d outcome=%s state=%s",
+                    req.task_id,
+                    req.attempt,
+                    req.outcome,
+                    state,
+                )
             if state == TaskState.PENDING:
                 self.notify_work()
             return pb.ReportReply(accepted=True, task_state=state)
         if result.get("reason") in STALE_REPORT_REASONS or result.get("reason") == (
             "attempt already finished"
         ):
-            logger.warning("stale result rejected task_id=%s attempt=%d worker_id=%s "
-                           "reason=%s", req.task_id, req.attempt, req.worker_id,
-                           result.get("reason"))
+            logger.warning(
+                "stale result rejected task_id=%s attempt=%d worker_id=%s reason=%s",
+                req.task_id,
+                req.attempt,
+                req.worker_id,
+                result.get("reason"),
+            )
             return pb.ReportReply(accepted=False)
         self._check(result)
         raise NoLeader(f"result not applied: {result.get('reason')}")

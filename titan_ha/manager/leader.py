@@ -27,8 +27,14 @@ PROPOSE_TIMEOUT_S = 3.0
 class LeaderServices:
     """Watches this replica's role and runs the leader's loops while it leads."""
 
-    def __init__(self, node_id: str, state: ClusterState, dispatcher: Dispatcher,
-                 reaper: Reaper, liveness: Liveness) -> None:
+    def __init__(
+        self,
+        node_id: str,
+        state: ClusterState,
+        dispatcher: Dispatcher,
+        reaper: Reaper,
+        liveness: Liveness,
+    ) -> None:
         self.node_id = node_id
         self._state = state
         self.dispatcher = dispatcher
@@ -38,8 +44,9 @@ class LeaderServices:
         self._wake = threading.Event()
         self._closed = threading.Event()
         self._epoch: int | None = None
-        self._thread = threading.Thread(target=self._watch, name="leader-watch",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._watch, name="leader-watch", daemon=True
+        )
 
     @property
     def epoch(self) -> int | None:
@@ -82,8 +89,9 @@ class LeaderServices:
 
     def _take_over(self, term: int) -> None:
         try:
-            result = self.propose({"op": "new_epoch", "term": term,
-                                   "leader": self.node_id})
+            result = self.propose(
+                {"op": "new_epoch", "term": term, "leader": self.node_id}
+            )
         except TitanError as exc:
             logger.warning("new epoch not committed term=%d error=%s", term, exc)
             return

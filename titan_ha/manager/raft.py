@@ -26,8 +26,13 @@ logger = logging.getLogger(__name__)
 # Fail reasons after which the entry was certainly not applied; any other
 # reason (LEADER_CHANGED, a timeout) leaves the outcome unknown.
 NOT_APPLIED = frozenset(
-    {FAIL_REASON.MISSING_LEADER, FAIL_REASON.DISCARDED, FAIL_REASON.NOT_LEADER,
-     FAIL_REASON.QUEUE_FULL, FAIL_REASON.REQUEST_DENIED}
+    {
+        FAIL_REASON.MISSING_LEADER,
+        FAIL_REASON.DISCARDED,
+        FAIL_REASON.NOT_LEADER,
+        FAIL_REASON.QUEUE_FULL,
+        FAIL_REASON.REQUEST_DENIED,
+    }
 )
 ROLES = {0: "follower", 1: "candidate", 2: "leader"}
 
@@ -39,7 +44,7 @@ class _StateConsumer(SyncObjConsumer):  # type: ignore[misc]
         super().__init__()
         self.state = state
 
-    @replicated  # type: ignore[misc]
+    @replicated  # type: ignore[untyped-decorator]
     def apply_command(self, command: Command) -> Result:
         return self.state.apply(command)
 
@@ -179,8 +184,14 @@ class RaftNode:
 
 
 def _reason_name(code: Any) -> str:
-    for name in ("QUEUE_FULL", "MISSING_LEADER", "DISCARDED", "NOT_LEADER",
-                 "LEADER_CHANGED", "REQUEST_DENIED"):
+    for name in (
+        "QUEUE_FULL",
+        "MISSING_LEADER",
+        "DISCARDED",
+        "NOT_LEADER",
+        "LEADER_CHANGED",
+        "REQUEST_DENIED",
+    ):
         if getattr(FAIL_REASON, name) == code:
             return name
     return str(code)

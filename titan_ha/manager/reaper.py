@@ -44,7 +44,10 @@ class Reaper:
     def start(self, epoch: int, propose: Propose) -> None:
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=self._run, args=(epoch, propose, self._stop), name="reaper", daemon=True
+            target=self._run,
+            args=(epoch, propose, self._stop),
+            name="reaper",
+            daemon=True,
         )
         self._thread.start()
 
@@ -57,7 +60,11 @@ class Reaper:
     def silent_workers(self) -> list[tuple[str, str]]:
         """(worker id, incarnation) of live workers silent for too long."""
         with self._state.lock:
-            live = [(w.id, w.incarnation) for w in self._state.workers.values() if not w.dead]
+            live = [
+                (w.id, w.incarnation)
+                for w in self._state.workers.values()
+                if not w.dead
+            ]
         return [
             (worker_id, incarnation)
             for worker_id, incarnation in live
@@ -69,7 +76,9 @@ class Reaper:
             for worker_id, incarnation in self.silent_workers():
                 self._reap(epoch, propose, worker_id, incarnation)
 
-    def _reap(self, epoch: int, propose: Propose, worker_id: str, incarnation: str) -> None:
+    def _reap(
+        self, epoch: int, propose: Propose, worker_id: str, incarnation: str
+    ) -> None:
         command = {
             "op": "reap",
             "epoch": epoch,

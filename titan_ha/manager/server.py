@@ -21,7 +21,13 @@ import grpc
 from titan_ha._proto import titan_pb2 as pb
 from titan_ha._proto import titan_pb2_grpc as pb_grpc
 from titan_ha.config import ClusterConfig, ManagerSpec
-from titan_ha.errors import InvalidRequest, NoLeader, NotLeader, TaskNotFound, TitanError
+from titan_ha.errors import (
+    InvalidRequest,
+    NoLeader,
+    NotLeader,
+    TaskNotFound,
+    TitanError,
+)
 from titan_ha.manager.convert import spec_from_proto, task_to_proto
 from titan_ha.manager.grpc_errors import abort_with
 from titan_ha.manager.leader import LeaderServices
@@ -59,8 +65,14 @@ def handles_errors(
 class ManagerService(pb_grpc.ManagerServicer):  # type: ignore[misc]
     """The Manager gRPC service of one replica."""
 
-    def __init__(self, me: ManagerSpec, config: ClusterConfig, state: ClusterState,
-                 raft: RaftNode, leader: LeaderServices) -> None:
+    def __init__(
+        self,
+        me: ManagerSpec,
+        config: ClusterConfig,
+        state: ClusterState,
+        raft: RaftNode,
+        leader: LeaderServices,
+    ) -> None:
         self._me = me
         self._config = config
         self._state = state
@@ -68,8 +80,11 @@ class ManagerService(pb_grpc.ManagerServicer):  # type: ignore[misc]
         self._leader = leader
         self._barrier = ReadBarrier(self._propose_barrier)
         self._peers = {
-            m.id: pb_grpc.ManagerStub(grpc.insecure_channel(m.grpc, options=CHANNEL_OPTIONS))
-            for m in config.managers if m.id != me.id
+            m.id: pb_grpc.ManagerStub(
+                grpc.insecure_channel(m.grpc, options=CHANNEL_OPTIONS)
+            )
+            for m in config.managers
+            if m.id != me.id
         }
         self._fanout = ThreadPoolExecutor(max_workers=4, thread_name_prefix="peers")
 
@@ -102,15 +117,22 @@ class ManagerService(pb_grpc.ManagerServicer):  # type: ignore[misc]
 
     # Client RPCs ------------------------------------------------------------
     @handles_errors
-    def Submit(self, request: pb.SubmitRequest, context: grpc.ServicerContext) -> pb.SubmitReply:
+    def Submit(
+        self, request: pb.SubmitRequest, context: grpc.ServicerContext
+    ) -> pb.SubmitReply:
         spec = spec_from_proto(request.spec)
         problem = parse_spec(spec)
         if isinstance(problem, str):
             raise InvalidRequest(problem)
         self._require_leader()
-        result = self._leader.propose({
-            "op": "submit", "task_id": new_task_id(), "spec": spec, "now": time.time(),
-        })
+        result = self._leader.propose(
+            {
+                "op": "submit",
+                "task_id": new_task_id(),
+                "spec": spec,
+                "now": time.time(),
+            }
+        )
         if not result.get("ok"):
             raise InvalidRequest(str(result.get("detail") or result.get("reason")))
         if not result["existed"]:
@@ -119,7 +141,9 @@ class ManagerService(pb_grpc.ManagerServicer):  # type: ignore[misc]
         return pb.SubmitReply(task_id=result["task_id"], existed=result["existed"])
 
     @handles_errors
-    def GetTask(self, request: pb.GetTaskRequest, context: grpc.ServicerContext) -> pb.Task:
+    def GetTask(
+        self, request: pb.GetTaskRequest, context: grpc.ServicerContext
+    ) -> pb.Task:
         self._read_barrier()
         with self._state.lock:
             task = self._state.tasks.get(request.task_id)
@@ -128,8 +152,9 @@ class ManagerService(pb_grpc.ManagerServicer):  # type: ignore[misc]
             return task_to_proto(task)
 
     @handles_errors
-    def ListTasks(self, request: pb.ListTasksRequest,
-                  context: grpc.ServicerContext) -> pb.ListTasksReply:
+    def ListTasks(
+        self, request: pb.ListTasksRequest, context: grpc.ServicerContext
+    ) -> pb.ListTasksReply:
         if request.state and request.state not in TaskState.__members__:
             raise InvalidRequest(f"unknown state {request.state!r}")
         self._read_barrier()
@@ -144,7 +169,9 @@ class ManagerService(pb_grpc.ManagerServicer):  # type: ignore[misc]
         return reply
 
     @handles_errors
-    def Cancel(self, request: pb.CancelRequest, context: grpc.ServicerContext) -> pb.CancelReply:
+    def Cancel(
+        self, request: pb.CancelRequest, context: grpc.ServicerContext
+    ) -> pb.CancelReply:
         self._require_leader()
         result = self._leader.propose(
             {"op": "cancel", "task_id": request.task_id, "now": time.time()}
@@ -156,30 +183,37 @@ class ManagerService(pb_grpc.ManagerServicer):  # type: ignore[misc]
 
     # Cluster view -----------------------------------------------------------
     @handles_errors
-    def NodeInfo(self, request: pb.NodeInfoRequest,
-                 context: grpc.ServicerContext) -> pb.ManagerInfo:
+    def NodeInfo(
+        self, request: pb.NodeInfoRequest, context: grpc.ServicerContext
+    ) -> pb.ManagerInfo:
         return self._node_info()
 
     def _node_info(self) -> pb.ManagerInfo:
         view = self._raft.view()
         leader = self._leader_spec()
         return pb.ManagerInfo(
-            id=self._me.id, grpc=self._me.grpc, role=view.role, term=view.term,
-            commit_index=view.commit_index, applied_index=view.applied_index,
+            id=self._me.id,
+            grpc=self._me.grpc,
+            role=view.role,
+            term=view.term,
+            commit_index=view.commit_index,
+            applied_index=view.applied_index,
             leader_id=leader.id if leader else "",
         )
 
     def _peer_info(self, spec: ManagerSpec) -> pb.ManagerInfo:
         try:
             info: pb.ManagerInfo = self._peers[spec.id].NodeInfo(
-                pb.NodeInfoRequest(), timeout=PEER_TIMEOUT_S)
+                pb.NodeInfoRequest(), timeout=PEER_TIMEOUT_S
+            )
             return info
         except grpc.RpcError:
             return pb.ManagerInfo(id=spec.id, grpc=spec.grpc, role="unreachable")
 
     @handles_errors
-    def Status(self, request: pb.StatusRequest,
-               context: grpc.ServicerContext) -> pb.StatusReply:
+    def Status(
+        self, request: pb.StatusRequest, context: grpc.ServicerContext
+    ) -> pb.StatusReply:
         stale = request.local and self._leader.epoch is None
         if not stale:
             try:
@@ -201,27 +235,34 @@ class ManagerService(pb_grpc.ManagerServicer):  # type: ignore[misc]
         with self._state.lock:
             counts = Counter(task.state.value for task in self._state.tasks.values())
             for worker in self._state.workers.values():
-                reply.workers.append(pb.WorkerInfo(
-                    id=worker.id, state=worker.state.value,
-                    last_seen_s=-1.0 if stale else self._leader.liveness.silent_for_s(
-                        worker.id),
-                    running=sorted(worker.running),
-                ))
+                reply.workers.append(
+                    pb.WorkerInfo(
+                        id=worker.id,
+                        state=worker.state.value,
+                        last_seen_s=-1.0
+                        if stale
+                        else self._leader.liveness.silent_for_s(worker.id),
+                        running=sorted(worker.running),
+                    )
+                )
         for state in TaskState:
             reply.tasks[state.value] = counts.get(state.value, 0)
         return reply
 
     # Worker RPCs ------------------------------------------------------------
     @handles_errors
-    def Pulse(self, request: pb.PulseRequest, context: grpc.ServicerContext) -> pb.PulseReply:
+    def Pulse(
+        self, request: pb.PulseRequest, context: grpc.ServicerContext
+    ) -> pb.PulseReply:
         if not request.worker_id or not request.incarnation:
             raise InvalidRequest("a pulse needs a worker id and an incarnation")
         self._require_leader()
         return self._leader.dispatcher.pulse(request)
 
     @handles_errors
-    def ReportResult(self, request: pb.ReportRequest,
-                     context: grpc.ServicerContext) -> pb.ReportReply:
+    def ReportResult(
+        self, request: pb.ReportRequest, context: grpc.ServicerContext
+    ) -> pb.ReportReply:
         self._require_leader()
         return self._leader.dispatcher.report(request)
 

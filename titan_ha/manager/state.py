@@ -100,7 +100,9 @@ class ClusterState:
 
 def _new_epoch(state: ClusterState, cmd: Command) -> Result:
     term = int(cmd["term"])
-    if term < state.epoch or (term == state.epoch and cmd["leader"] != state.epoch_leader):
+    if term < state.epoch or (
+        term == state.epoch and cmd["leader"] != state.epoch_leader
+    ):
         return reject("stale epoch", epoch=state.epoch)
     state.epoch = term
     state.epoch_leader = str(cmd["leader"])

@@ -22,7 +22,12 @@ if TYPE_CHECKING:
     from titan_ha.manager.state import ClusterState
 
 # Outcomes that spend the task's max_retries budget.
-COMMAND_FAILURES = (Outcome.FAILED, Outcome.TIMED_OUT, Outcome.OOM_KILLED, Outcome.ERROR)
+COMMAND_FAILURES = (
+    Outcome.FAILED,
+    Outcome.TIMED_OUT,
+    Outcome.OOM_KILLED,
+    Outcome.ERROR,
+)
 STREAMS = ("stdout", "stderr")
 
 
@@ -175,7 +180,7 @@ def complete(state: ClusterState, cmd: Command) -> Result:
         return found
     task, attempt = found
     try:
-        outcome = Outcome(cmd.get("outcome"))
+        outcome = Outcome(str(cmd.get("outcome")))
     except ValueError:
         return reject("unknown outcome")
     if not attempt.is_open:

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from titan_ha.manager.state import ClusterState
 
 
-def _lose_running_attempts(state: ClusterState, worker: WorkerRecord, now: float) -> list[str]:
+def _lose_running_attempts(
+    state: ClusterState, worker: WorkerRecord, now: float
+) -> list[str]:
     """Ends every attempt the worker runs as WORKER_LOST; returns the task ids."""
     lost = list(worker.running)
     for task_id, number in worker.running.items():

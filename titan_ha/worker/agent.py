@@ -50,7 +50,9 @@ class AgentSettings:
 class WorkerAgent:
     """Pulls attempts from the leader, runs them and reports their results."""
 
-    def __init__(self, settings: AgentSettings, client: Client, executor: Executor) -> None:
+    def __init__(
+        self, settings: AgentSettings, client: Client, executor: Executor
+    ) -> None:
         self.settings = settings
         self.incarnation = uuid.uuid4().hex[:12]
         self._client = client
@@ -62,6 +64,7 @@ class WorkerAgent:
         self._report_ready = threading.Condition(self._lock)
         self._draining = threading.Event()
         self._stopped = threading.Event()
+        self._wake = threading.Event()  # a slot freed up or we are stopping
         self._lease_s = settings.initial_lease_s
         self._pulse_interval_s = settings.initial_pulse_interval_s
         self._last_contact = time.monotonic()
@@ -72,17 +75,24 @@ class WorkerAgent:
 
     # Lifecycle -----------------------------------------------------------------
     def start(self) -> None:
-        logger.info("worker started worker_id=%s incarnation=%s concurrency=%d",
-                    self.settings.worker_id, self.incarnation, self.settings.concurrency)
+        logger.info(
+            "worker started worker_id=%s incarnation=%s concurrency=%d",
+            self.settings.worker_id,
+            self.incarnation,
+            self.settings.concurrency,
+        )
         for thread in self._threads:
             thread.start()
 
     def drain(self) -> None:
         """Stops taking work, lets attempts finish within the grace, then stops."""
         self._draining.set()
-        logger.info("worker draining worker_id=%s running=%d grace_s=%.0f",
-                    self.settings.worker_id, len(self._running),
-                    self.settings.drain_grace_s)
+        logger.info(
+            "worker draining worker_id=%s running=%d grace_s=%.0f",
+            self.settings.worker_id,
+            len(self._running),
+            self.settings.drain_grace_s,
+        )
         deadline = time.monotonic() + self.settings.drain_grace_s
         while self._running and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -91,31 +101,46 @@ class WorkerAgent:
         while (self._running or self._reports) and time.monotonic() < deadline:
             time.sleep(0.05)
         self._stopped.set()
+        self._wake.set()
         with self._lock:
             self._report_ready.notify_all()
         for thread in self._threads:
             thread.join(timeout=REPORT_DEADLINE_S)
-        logger.info("worker stopped worker_id=%s unreported=%d",
-                    self.settings.worker_id, len(self._reports))
+        logger.info(
+            "worker stopped worker_id=%s unreported=%d",
+            self.settings.worker_id,
+            len(self._reports),
+        )
 
     # Pulse loop ---------------------------------------------------------------
     def _pulse_loop(self) -> None:
         failures = 0
         while not self._stopped.is_set():
             with self._lock:
-                running = [pb.AttemptRef(task_id=t, attempt=n) for t, n in self._running]
-                free = 0 if self._draining.is_set() else max(
-                    0, self.settings.concurrency - len(self._running))
+                running = [
+                    pb.AttemptRef(task_id=t, attempt=n) for t, n in self._running
+                ]
+                free = (
+                    0
+                    if self._draining.is_set()
+                    else max(0, self.settings.concurrency - len(self._running))
+                )
             request = pb.PulseRequest(
-                worker_id=self.settings.worker_id, incarnation=self.incarnation,
-                free_slots=free, running=running, draining=self._draining.is_set(),
+                worker_id=self.settings.worker_id,
+                incarnation=self.incarnation,
+                free_slots=free,
+                running=running,
+                draining=self._draining.is_set(),
                 wait_s=HOLD_S if free else 0.0,
             )
             started = time.monotonic()
             try:
                 reply: pb.PulseReply = self._client.call(
-                    "Pulse", request, deadline_s=HOLD_S + 3.0,
-                    per_call_timeout_s=request.wait_s + 1.5)
+                    "Pulse",
+                    request,
+                    deadline_s=HOLD_S + 3.0,
+                    per_call_timeout_s=request.wait_s + 1.5,
+                )
             except TitanError as exc:
                 failures += 1
                 self._fence_if_lease_expired(exc)
@@ -128,13 +153,18 @@ class WorkerAgent:
             self._apply_reply(reply)
             took = time.monotonic() - started
             if not reply.assignments and (free == 0 or took < 0.2):
-                self._stopped.wait(self._pulse_interval_s if free == 0 else 0.1)
+                self._wake.wait(self._pulse_interval_s if free == 0 else 0.1)
+                self._wake.clear()
 
     def _fence_if_lease_expired(self, error: TitanError) -> None:
         silent_s = time.monotonic() - self._last_contact
         if silent_s > self._lease_s and self._running:
-            logger.warning("lease expired, stopping attempts worker_id=%s silent_s=%.1f "
-                           "error=%s", self.settings.worker_id, silent_s, error)
+            logger.warning(
+                "lease expired, stopping attempts worker_id=%s silent_s=%.1f error=%s",
+                self.settings.worker_id,
+                silent_s,
+                error,
+            )
             self._stop_all(Outcome.WORKER_LOST, "lease expired")
 
     def _apply_reply(self, reply: pb.PulseReply) -> None:
@@ -142,8 +172,11 @@ class WorkerAgent:
             with self._lock:
                 entry = self._running.get((ref.task_id, ref.attempt))
             if entry is not None:
-                logger.info("attempt stopped by the leader task_id=%s attempt=%d",
-                            ref.task_id, ref.attempt)
+                logger.info(
+                    "attempt stopped by the leader task_id=%s attempt=%d",
+                    ref.task_id,
+                    ref.attempt,
+                )
                 entry.stop_outcome = Outcome.CANCELLED
                 entry.stop.set()
         for assignment in reply.assignments:
@@ -160,20 +193,30 @@ class WorkerAgent:
             entry = _Running()
             self._running[ref] = entry
         spec = AttemptSpec(
-            task_id=assignment.task_id, attempt=assignment.attempt,
-            command=assignment.spec.command, timeout_s=assignment.spec.timeout_s,
+            task_id=assignment.task_id,
+            attempt=assignment.attempt,
+            command=assignment.spec.command,
+            timeout_s=assignment.spec.timeout_s,
             env={"TITAN_WORKER_ID": self.settings.worker_id},
         )
         logger.info("attempt started task_id=%s attempt=%d", *ref)
-        threading.Thread(target=self._run_attempt, args=(spec, entry),
-                         name=f"attempt-{ref[0]}-{ref[1]}", daemon=True).start()
+        threading.Thread(
+            target=self._run_attempt,
+            args=(spec, entry),
+            name=f"attempt-{ref[0]}-{ref[1]}",
+            daemon=True,
+        ).start()
 
     def _stop_all(self, outcome: Outcome, why: str) -> None:
         with self._lock:
             entries = list(self._running.items())
         for (task_id, attempt), entry in entries:
-            logger.info("attempt stopping task_id=%s attempt=%d reason=%s",
-                        task_id, attempt, why)
+            logger.info(
+                "attempt stopping task_id=%s attempt=%d reason=%s",
+                task_id,
+                attempt,
+                why,
+            )
             entry.stop_outcome = outcome
             entry.stop.set()
 
@@ -183,28 +226,41 @@ class WorkerAgent:
         outcome = result.outcome
         if entry.stop.is_set() and entry.stop_outcome is not None:
             outcome = entry.stop_outcome
-        logger.info("attempt finished task_id=%s attempt=%d outcome=%s exit_code=%s",
-                    spec.task_id, spec.attempt, outcome, result.exit_code)
+        logger.info(
+            "attempt finished task_id=%s attempt=%d outcome=%s exit_code=%s",
+            spec.task_id,
+            spec.attempt,
+            outcome,
+            result.exit_code,
+        )
         report = self._report_request(spec, result, outcome)
         ref = (spec.task_id, spec.attempt)
         with self._lock:
             self._reports[ref] = report
             del self._running[ref]
             self._report_ready.notify_all()
+        self._wake.set()
 
-    def _report_request(self, spec: AttemptSpec, result: AttemptResult,
-                        outcome: Outcome) -> pb.ReportRequest:
+    def _report_request(
+        self, spec: AttemptSpec, result: AttemptResult, outcome: Outcome
+    ) -> pb.ReportRequest:
         return pb.ReportRequest(
-            worker_id=self.settings.worker_id, incarnation=self.incarnation,
-            task_id=spec.task_id, attempt=spec.attempt, outcome=outcome.value,
+            worker_id=self.settings.worker_id,
+            incarnation=self.incarnation,
+            task_id=spec.task_id,
+            attempt=spec.attempt,
+            outcome=outcome.value,
             has_exit_code=result.exit_code is not None,
-            exit_code=result.exit_code or 0, signal=result.signal or "",
-            stdout=result.stdout.text, stderr=result.stderr.text,
+            exit_code=result.exit_code or 0,
+            signal=result.signal or "",
+            stdout=result.stdout.text,
+            stderr=result.stderr.text,
             stdout_bytes=result.stdout.total_bytes,
             stderr_bytes=result.stderr.total_bytes,
             stdout_truncated=result.stdout.truncated,
             stderr_truncated=result.stderr.truncated,
-            started_at=result.started_at, finished_at=result.finished_at,
+            started_at=result.started_at,
+            finished_at=result.finished_at,
             error=result.error,
         )
 
@@ -219,11 +275,16 @@ class WorkerAgent:
                 ref, report = next(iter(self._reports.items()))
             try:
                 reply: pb.ReportReply = self._client.call(
-                    "ReportResult", report, deadline_s=REPORT_DEADLINE_S)
+                    "ReportResult", report, deadline_s=REPORT_DEADLINE_S
+                )
             except TitanError as exc:
                 failures += 1
-                logger.warning("result not delivered task_id=%s attempt=%d error=%s",
-                               ref[0], ref[1], exc)
+                logger.warning(
+                    "result not delivered task_id=%s attempt=%d error=%s",
+                    ref[0],
+                    ref[1],
+                    exc,
+                )
                 if self._stopped.wait(_backoff_s(failures)):
                     return
                 continue
