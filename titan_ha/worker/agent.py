@@ -23,6 +23,7 @@ from titan_ha.api.client import Client
 from titan_ha.errors import TitanError
 from titan_ha.models import Outcome
 from titan_ha.worker.executors.base import AttemptResult, AttemptSpec, Executor
+from titan_ha.worker.output import CapturedOutput
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ class WorkerAgent:
         logger.info("attempt started task_id=%s attempt=%d", *ref)
         threading.Thread(
             target=self._run_attempt,
-            args=(spec, entry),
+            args=(spec, entry, assignment.spec.docker_image),
             name=f"attempt-{ref[0]}-{ref[1]}",
             daemon=True,
         ).start()
@@ -221,8 +222,13 @@ class WorkerAgent:
             entry.stop.set()
 
     # Attempts and reports ----------------------------------------------------
-    def _run_attempt(self, spec: AttemptSpec, entry: _Running) -> None:
-        result = self._executor.run(spec, entry.stop)
+    def _run_attempt(
+        self, spec: AttemptSpec, entry: _Running, docker_image: str = ""
+    ) -> None:
+        if docker_image:
+            result = _cannot_run(f"no Docker executor on this worker ({docker_image})")
+        else:
+            result = self._executor.run(spec, entry.stop)
         outcome = result.outcome
         if entry.stop.is_set() and entry.stop_outcome is not None:
             outcome = entry.stop_outcome
@@ -293,6 +299,13 @@ class WorkerAgent:
                 logger.warning("result rejected as stale task_id=%s attempt=%d", *ref)
             with self._lock:
                 self._reports.pop(ref, None)
+
+
+def _cannot_run(why: str) -> AttemptResult:
+    """The result of an attempt that could not start."""
+    now = time.time()
+    empty = CapturedOutput(text="", total_bytes=0, truncated=False)
+    return AttemptResult(Outcome.ERROR, None, None, empty, empty, now, now, why)
 
 
 def _backoff_s(failures: int) -> float:
