@@ -141,3 +141,24 @@ def test_no_reachable_manager_exits_3_quickly(shared_cluster: Harness) -> None:
     assert time.monotonic() - started < 3.0
     assert len(result.stderr.strip().splitlines()) == 1
     assert "no manager reachable" in result.stderr
+
+
+def test_follower_redirects_to_the_leader(shared_cluster: Harness) -> None:
+    import grpc
+
+    from titan_ha._proto import titan_pb2 as pb
+    from titan_ha._proto import titan_pb2_grpc as pb_grpc
+
+    leader = shared_cluster.cluster.manager_spec(shared_cluster.leader())
+    follower = next(
+        m for m in shared_cluster.cluster.config.managers if m.id != leader.id
+    )
+    with grpc.insecure_channel(follower.grpc) as channel:
+        stub = pb_grpc.ManagerStub(channel)
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.Submit(pb.SubmitRequest(spec=pb.TaskSpec(command="true")), timeout=2)
+    error = caught.value
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    metadata = dict(error.trailing_metadata())
+    assert metadata["titan-leader"] == leader.grpc
+    assert metadata["titan-leader-id"] == leader.id
