@@ -17,16 +17,37 @@ from titan_ha.worker.executors.shell import ShellExecutor
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--id", "worker_id", required=True, help="This worker's id, e.g. worker-01.")
-@click.option("--managers", envvar="TITAN_MANAGERS", default="127.0.0.1:50051",
-              show_default=True, help="Manager endpoints H:P,H:P (any may be dead).")
+@click.option(
+    "--id", "worker_id", required=True, help="This worker's id, e.g. worker-01."
+)
+@click.option(
+    "--managers",
+    envvar="TITAN_MANAGERS",
+    default="127.0.0.1:50051",
+    show_default=True,
+    help="Manager endpoints H:P,H:P (any may be dead).",
+)
 @click.option("--token", envvar="TITAN_TOKEN", default=None, help="API bearer token.")
-@click.option("--concurrency", type=click.IntRange(1, 256), default=1, show_default=True)
-@click.option("--drain-grace", "drain_grace_s", type=click.FloatRange(0), default=30.0,
-              show_default=True, help="Seconds running attempts get on SIGTERM.")
+@click.option(
+    "--concurrency", type=click.IntRange(1, 256), default=1, show_default=True
+)
+@click.option(
+    "--drain-grace",
+    "drain_grace_s",
+    type=click.FloatRange(0),
+    default=30.0,
+    show_default=True,
+    help="Seconds running attempts get on SIGTERM.",
+)
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text")
-def main(worker_id: str, managers: str, token: str | None, concurrency: int,
-         drain_grace_s: float, log_format: str) -> None:
+def main(
+    worker_id: str,
+    managers: str,
+    token: str | None,
+    concurrency: int,
+    drain_grace_s: float,
+    log_format: str,
+) -> None:
     """Run a Titan HA worker."""
     try:
         endpoints = parse_endpoints(managers)

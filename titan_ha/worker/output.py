@@ -5,20 +5,29 @@ A command may write gigabytes; the replicated state keeps at most
 raw chunks read from a pipe, decodes them as UTF-8 (invalid bytes become
 U+FFFD, a character split across reads comes back whole) and keeps only the
 head and a rolling tail of the text, so its memory stays bounded by the cap
-whatever the command writes.
+whatever the command writes. `OutputPipes` drains a child's stdout and stderr
+into two captures without ever blocking, so its caller can watch the clock
+and the child between reads.
 """
 
 from __future__ import annotations
 
 import codecs
+import os
+import selectors
+import subprocess
+import time
 from collections import deque
 from dataclasses import dataclass
+from typing import IO
 
 from titan_ha.models import OUTPUT_CAP_BYTES, OUTPUT_MARKER
 
 # A cap must leave room for a head, a tail and the marker between them.
 _MIN_CAP_BYTES = 128
 _TAIL_CHUNK_BYTES = 64 * 1024
+_READ_BYTES = 64 * 1024
+_TICK_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -166,3 +175,73 @@ class StreamCapture:
             self._drop_tail(used - self._cap_bytes)
         text = head + marker + b"".join(self._tail).decode("utf-8")
         return CapturedOutput(text, self._total_bytes, truncated=True)
+
+
+class OutputPipes:
+    """Reads a child's stdout and stderr into captures, never blocking.
+
+    Args:
+        proc: A child started with both streams piped.
+        cap_bytes: Most bytes of text kept per stream.
+
+    Raises:
+        ValueError: If a stream of `proc` is not a pipe.
+    """
+
+    def __init__(
+        self, proc: subprocess.Popen[bytes], cap_bytes: int = OUTPUT_CAP_BYTES
+    ) -> None:
+        if proc.stdout is None or proc.stderr is None:
+            raise ValueError("stdout and stderr must be pipes")
+        self._captures = (StreamCapture(cap_bytes), StreamCapture(cap_bytes))
+        self._open: dict[int, tuple[IO[bytes], StreamCapture]] = {}
+        self._selector = selectors.DefaultSelector()
+        for pipe, capture in zip(
+            (proc.stdout, proc.stderr), self._captures, strict=True
+        ):
+            os.set_blocking(pipe.fileno(), False)
+            self._selector.register(pipe.fileno(), selectors.EVENT_READ)
+            self._open[pipe.fileno()] = (pipe, capture)
+
+    @property
+    def open(self) -> bool:
+        """True while a pipe is still open."""
+        return bool(self._open)
+
+    def pump(self, wait_s: float) -> None:
+        """Reads what is available, waiting up to `wait_s` for something."""
+        if not self._open:
+            time.sleep(wait_s)
+            return
+        for key, _ in self._selector.select(wait_s):
+            try:
+                data = os.read(key.fd, _READ_BYTES)
+            except BlockingIOError:
+                continue
+            if data:
+                self._open[key.fd][1].feed(data)
+            else:
+                self._close_pipe(key.fd)
+
+    def drain(self, drain_s: float) -> bool:
+        """Reads until both pipes close or `drain_s` passes; True if closed."""
+        deadline = time.monotonic() + drain_s
+        while self._open and (left_s := deadline - time.monotonic()) > 0:
+            self.pump(min(_TICK_S, left_s))
+        return not self._open
+
+    def close(self) -> tuple[CapturedOutput, CapturedOutput]:
+        """Stops reading and returns what was kept of stdout and stderr.
+
+        A writer still holding a pipe gets EPIPE from then on. Idempotent.
+        """
+        for fd in list(self._open):
+            self._close_pipe(fd)
+        return self._captures[0].finish(), self._captures[1].finish()
+
+    def _close_pipe(self, fd: int) -> None:
+        pipe, _ = self._open.pop(fd)
+        self._selector.unregister(fd)
+        pipe.close()
+        if not self._open:
+            self._selector.close()

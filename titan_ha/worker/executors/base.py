@@ -6,6 +6,7 @@ how it ended. It never talks to a manager; the runner reports the result.
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -61,6 +62,26 @@ class AttemptResult:
     started_at: float
     finished_at: float
     error: str = ""
+
+
+def exit_status(returncode: int) -> tuple[int, str | None]:
+    """Maps a `subprocess` return code to the contract's exit code and signal.
+
+    Args:
+        returncode: The exit status, or -N when signal N killed the process.
+
+    Returns:
+        `(exit_code, signal)`: `(status, None)` for an exit, `(128 + N,
+        "SIGKILL")` (etc.) for a death by signal N.
+    """
+    if returncode >= 0:
+        return returncode, None
+    signum = -returncode
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"SIG{signum}"
+    return 128 + signum, name
 
 
 class Executor(Protocol):

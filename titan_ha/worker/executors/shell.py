@@ -24,170 +24,167 @@ init or the nearest subreaper.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-import selectors
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
-from typing import IO
-
-import psutil
 
 from titan_ha.models import OUTPUT_CAP_BYTES, Outcome
-from titan_ha.worker.executors.base import AttemptResult, AttemptSpec
-from titan_ha.worker.output import EMPTY_OUTPUT, CapturedOutput, StreamCapture
+from titan_ha.worker.executors.base import AttemptResult, AttemptSpec, exit_status
+from titan_ha.worker.executors.process_tree import ProcessTree
+from titan_ha.worker.output import EMPTY_OUTPUT, OutputPipes
 
 logger = logging.getLogger(__name__)
 
 _TICK_S = 0.02
-_READ_BYTES = 64 * 1024
-# SIGKILL cannot be caught; a process still there after this is stuck in
-# the kernel (uninterruptible sleep) and needs a person.
-_SIGKILL_WAIT_S = 2.0
 
 
-class _Pipes:
-    """Reads stdout and stderr into captures as data arrives, never blocking."""
+class ShellExecutor:
+    """Runs attempts with the system shell; safe to share between threads.
 
-    def __init__(self, pipes: tuple[IO[bytes], IO[bytes]], cap_bytes: int) -> None:
-        self._selector = selectors.DefaultSelector()
-        self._captures = (StreamCapture(cap_bytes), StreamCapture(cap_bytes))
-        for pipe, capture in zip(pipes, self._captures, strict=True):
-            os.set_blocking(pipe.fileno(), False)
-            self._selector.register(pipe, selectors.EVENT_READ, capture)
+    Args:
+        kill_grace_s: Seconds between SIGTERM and SIGKILL when killing an
+            attempt's processes.
+        drain_s: Seconds to keep reading output after the shell is reaped,
+            for data still in the pipes.
+        output_cap_bytes: Most bytes of text kept per stream.
+    """
 
-    @property
-    def open(self) -> bool:
-        return bool(self._selector.get_map())
+    def __init__(
+        self,
+        kill_grace_s: float = 0.5,
+        drain_s: float = 0.25,
+        output_cap_bytes: int = OUTPUT_CAP_BYTES,
+    ) -> None:
+        self._kill_grace_s = kill_grace_s
+        self._drain_s = drain_s
+        self._output_cap_bytes = output_cap_bytes
 
-    def pump(self, wait_s: float) -> None:
-        """Reads what is available, waiting up to `wait_s` for something."""
-        if not self.open:
-            time.sleep(wait_s)
-            return
-        for key, _ in self._selector.select(wait_s):
-            try:
-                data = os.read(key.fd, _READ_BYTES)
-            except BlockingIOError:
-                continue
-            if data:
-                key.data.feed(data)
-            else:
-                self._selector.unregister(key.fileobj)
-                key.fileobj.close()  # type: ignore[union-attr]
+    def run(self, spec: AttemptSpec, stop: threading.Event) -> AttemptResult:
+        """Runs `spec.command` to its end; see the module docstring.
 
-    def drain(self, drain_s: float) -> bool:
-        """Reads until both pipes close or `drain_s` passes; True if closed."""
-        deadline = time.monotonic() + drain_s
-        while self.open and (left_s := deadline - time.monotonic()) > 0:
-            self.pump(min(_TICK_S, left_s))
-        return not self.open
-
-    def close(self) -> tuple[CapturedOutput, CapturedOutput]:
-        for key in list(self._selector.get_map().values()):
-            self._selector.unregister(key.fileobj)
-            key.fileobj.close()  # type: ignore[union-attr]
-        self._selector.close()
-        return self._captures[0].finish(), self._captures[1].finish()
-
-
-class _ProcessTree:
-    """Finds and kills the live processes of one attempt."""
-
-    def __init__(self, pid: int, tag: dict[str, str]) -> None:
-        self._pid = pid
-        self._tag = tag
-        # Same clock as every other create_time: nothing of the attempt is
-        # older than its shell.
-        self._not_before = psutil.Process(pid).create_time()
-
-    def members(self) -> list[psutil.Process]:
-        """Live (non-zombie) processes of the attempt, shell included."""
-        procs: dict[int, psutil.Process] = {}
-        children: dict[int, list[int]] = {}
-        found: set[int] = set()
-        for proc in psutil.process_iter(["ppid", "create_time", "status"]):
-            info = proc.info
-            if proc.pid == os.getpid() or (
-                info["create_time"] or 0.0
-            ) < self._not_before:
-                continue
-            children.setdefault(info["ppid"], []).append(proc.pid)
-            if info["status"] != psutil.STATUS_ZOMBIE:
-                procs[proc.pid] = proc
-                if self._in_group(proc.pid) or self._is_tagged(proc):
-                    found.add(proc.pid)
-        # A zombie is never a member, but its children are still walked.
-        stack = [self._pid]
-        while stack:
-            for pid in children.get(stack.pop(), []):
-                found.add(pid)
-                stack.append(pid)
-        return [procs[pid] for pid in found if pid in procs]
-
-    def _in_group(self, pid: int) -> bool:
-        try:
-            return os.getpgid(pid) == self._pid
-        except OSError:
-            return False
-
-    def _is_tagged(self, proc: psutil.Process) -> bool:
-        try:
-            env = proc.environ()
-        except psutil.Error:
-            return False
-        return all(env.get(key) == value for key, value in self._tag.items())
-
-    def kill(self, grace_s: float, pump: Callable[[float], None]) -> int:
-        """Ends every process of the attempt, pumping the pipes meanwhile.
-
-        SIGTERM first, SIGKILL to whatever is left after `grace_s`. The tree
-        is swept again every tick, so a process forked or re-parented during
-        the kill is found and signalled too.
+        Args:
+            spec: What to run.
+            stop: Set to kill the attempt at once; it then ends CANCELLED.
 
         Returns:
-            How many processes were signalled.
+            The result: SUCCEEDED or FAILED by exit status, TIMED_OUT,
+            CANCELLED, or ERROR when the shell could not be started.
         """
-        termed: set[int] = set()
-        killed: set[int] = set()
-        term_until = time.monotonic() + grace_s
-        while members := self.members():
-            now = time.monotonic()
-            if now < term_until:
-                sig, done = signal.SIGTERM, termed
-            elif now < term_until + _SIGKILL_WAIT_S:
-                if not killed and termed:
-                    logger.warning(
-                        "processes outlived sigterm pgid=%d count=%d; sending sigkill",
-                        self._pid,
-                        len(members),
-                    )
-                sig, done = signal.SIGKILL, killed
-            else:
-                logger.error(
-                    "processes survived sigkill pgid=%d pids=%s",
-                    self._pid,
-                    sorted(p.pid for p in members),
-                )
-                break
-            self._signal(sig, [p for p in members if p.pid not in done])
-            done.update(p.pid for p in members)
-            pump(_TICK_S)
-        return len(termed | killed)
-
-    def _signal(self, sig: signal.Signals, members: list[psutil.Process]) -> None:
-        if not members:
-            return
-        # The group's leader is not reaped yet, so its id cannot be reused.
+        tag = {"TITAN_TASK_ID": spec.task_id, "TITAN_ATTEMPT": str(spec.attempt)}
+        env = {**os.environ, **(spec.env or {}), **tag}
+        started_at = time.time()
         try:
-            os.killpg(self._pid, sig)
-        except OSError:
-            pass  # The group is empty: only escaped members are left.
-        for proc in members:
-            try:
-                proc.send_signal(sig)
-            except psutil.Error:
-                pass  # It exited meanwhile, which is what we want.
+            proc = subprocess.Popen(
+                ["/bin/sh", "-c", spec.command],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                start_new_session=True,
+            )
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            # Nothing ran, so nothing needs cleaning up; the runner reports
+            # ERROR and the task is retried or failed like any failure.
+            logger.warning(
+                "attempt could not start task_id=%s attempt=%d error=%s",
+                spec.task_id,
+                spec.attempt,
+                exc,
+            )
+            return AttemptResult(
+                outcome=Outcome.ERROR,
+                exit_code=None,
+                signal=None,
+                stdout=EMPTY_OUTPUT,
+                stderr=EMPTY_OUTPUT,
+                started_at=started_at,
+                finished_at=time.time(),
+                error=f"cannot start /bin/sh: {exc}",
+            )
+        logger.debug(
+            "attempt started task_id=%s attempt=%d pid=%d",
+            spec.task_id,
+            spec.attempt,
+            proc.pid,
+        )
+        pipes = OutputPipes(proc, self._output_cap_bytes)
+        try:
+            tree = ProcessTree(proc.pid, tag)
+            cause = _wait_for_end(proc.pid, spec.timeout_s, stop, pipes)
+            if cause is not None:
+                logger.info(
+                    "killing attempt task_id=%s attempt=%d cause=%s",
+                    spec.task_id,
+                    spec.attempt,
+                    cause,
+                )
+            leftovers = tree.kill(self._kill_grace_s, pipes.pump)
+            if cause is None and leftovers:
+                logger.warning(
+                    "killed processes left behind task_id=%s attempt=%d count=%d",
+                    spec.task_id,
+                    spec.attempt,
+                    leftovers,
+                )
+            returncode = proc.wait()
+            if not pipes.drain(self._drain_s):
+                logger.warning(
+                    "output still held open task_id=%s attempt=%d; stopped reading",
+                    spec.task_id,
+                    spec.attempt,
+                )
+        except BaseException:
+            # A bug or an interrupt: the attempt's processes must still die
+            # and the shell be reaped before the error goes up.
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            pipes.close()
+            raise
+        stdout, stderr = pipes.close()
+        outcome, exit_code, signal_name = _classify(returncode, cause)
+        return AttemptResult(
+            outcome, exit_code, signal_name, stdout, stderr, started_at, time.time()
+        )
+
+
+def _wait_for_end(
+    pid: int, timeout_s: float, stop: threading.Event, pipes: OutputPipes
+) -> Outcome | None:
+    """Drains output until the shell exits (None), is stopped or times out."""
+    deadline = time.monotonic() + timeout_s if timeout_s > 0 else None
+    while not _has_exited(pid):
+        if stop.is_set():
+            return Outcome.CANCELLED
+        wait_s = _TICK_S
+        if deadline is not None:
+            wait_s = min(wait_s, deadline - time.monotonic())
+            if wait_s <= 0:
+                return Outcome.TIMED_OUT
+        if pipes.open:
+            pipes.pump(wait_s)
+        else:
+            stop.wait(wait_s)
+    return None
+
+
+def _has_exited(pid: int) -> bool:
+    """True once `pid` has exited, without reaping it (its group id stays ours)."""
+    try:
+        flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
+        return os.waitid(os.P_PID, pid, flags) is not None
+    except ChildProcessError:
+        return True
+
+
+def _classify(
+    returncode: int, cause: Outcome | None
+) -> tuple[Outcome, int, str | None]:
+    exit_code, signal_name = exit_status(returncode)
+    if cause is None:
+        cause = Outcome.SUCCEEDED if exit_code == 0 else Outcome.FAILED
+    return cause, exit_code, signal_name
