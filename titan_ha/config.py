@@ -156,6 +156,10 @@ class Environment:
     tls_ca: str | None
     tls_cert: str | None
     tls_key: str | None
+    # Faults a test build injects on purpose, e.g. "no-fencing,no-idempotency":
+    # honoured by the manager only so that jepsen_like can prove its checkers
+    # catch them. Never set outside tests.
+    test_faults: frozenset[str] = frozenset()
 
     @classmethod
     def read(cls, environ: Mapping[str, str] | None = None) -> Environment:
@@ -166,4 +170,9 @@ class Environment:
             tls_ca=env.get("TITAN_TLS_CA"),
             tls_cert=env.get("TITAN_TLS_CERT"),
             tls_key=env.get("TITAN_TLS_KEY"),
+            test_faults=frozenset(
+                f.strip()
+                for f in env.get("TITAN_TEST_FAULTS", "").split(",")
+                if f.strip()
+            ),
         )

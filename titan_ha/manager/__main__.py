@@ -11,7 +11,7 @@ import time
 import click
 
 from titan_ha import logs
-from titan_ha.config import ClusterConfig
+from titan_ha.config import ClusterConfig, Environment
 from titan_ha.errors import ConfigError, TitanError
 from titan_ha.manager.dispatcher import Dispatcher
 from titan_ha.manager.leader import LeaderServices
@@ -32,7 +32,10 @@ def load_config(config_path: str | None, overrides: dict[str, object]) -> Cluste
 def run_replica(config: ClusterConfig, manager_id: str) -> None:
     """Starts the replica and blocks until a stop signal arrives."""
     me = config.manager(manager_id)
-    state = ClusterState()
+    faults = Environment.read().test_faults
+    if faults:
+        logger.warning("test faults injected id=%s faults=%s", me.id, ",".join(faults))
+    state = ClusterState(test_faults=faults)
     liveness = Liveness()
     leader = LeaderServices(
         me.id,

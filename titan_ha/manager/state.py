@@ -30,6 +30,10 @@ FENCED_OPS = frozenset(
 )
 
 
+# Fields that belong to this process, not to the replicated state.
+LOCAL_FIELDS = frozenset({"lock", "test_faults"})
+
+
 class ClusterState:
     """Tasks, attempts, workers and the current epoch.
 
@@ -37,8 +41,10 @@ class ClusterState:
     it to see a consistent state.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, test_faults: frozenset[str] = frozenset()) -> None:
         self.lock = threading.RLock()
+        # Deliberate bugs for the fault-injection harness's own tests only.
+        self.test_faults = test_faults
         self.epoch = 0
         self.epoch_leader = ""
         self.next_seq = 1
@@ -80,7 +86,11 @@ class ClusterState:
             return reject("unknown op", op=str(op))
         if int(command.get("v", 1)) > COMMAND_VERSION:
             return reject("command version from the future")
-        if op in FENCED_OPS and command.get("epoch") != self.epoch:
+        if (
+            op in FENCED_OPS
+            and command.get("epoch") != self.epoch
+            and "no-fencing" not in self.test_faults
+        ):
             return reject("stale epoch", epoch=self.epoch)
         return handler(self, command)
 
@@ -88,13 +98,13 @@ class ClusterState:
     # holding a reference to it keep seeing the live state.
     def to_snapshot(self) -> dict[str, Any]:
         with self.lock:
-            return {k: v for k, v in vars(self).items() if k != "lock"}
+            return {k: v for k, v in vars(self).items() if k not in LOCAL_FIELDS}
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         with self.lock:
             fresh = ClusterState()
             for key, value in vars(fresh).items():
-                if key != "lock":
+                if key not in LOCAL_FIELDS:
                     setattr(self, key, snapshot.get(key, value))
 
 

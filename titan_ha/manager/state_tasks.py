@@ -66,7 +66,7 @@ def submit(state: ClusterState, cmd: Command) -> Result:
     if isinstance(spec, str):
         return reject("invalid spec", detail=spec)
     key = spec.idempotency_key
-    if key and key in state.keys:
+    if key and key in state.keys and "no-idempotency" not in state.test_faults:
         return {"ok": True, "task_id": state.keys[key], "existed": True}
     task_id = str(cmd.get("task_id", ""))
     if not task_id or task_id in state.tasks:
