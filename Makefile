@@ -29,9 +29,11 @@ run: build
 test: build
 	$(PY) -m pytest -q -ra
 
+LINT_DIRS := $(wildcard titan_ha tests jepsen_like examples)
+
 lint: build
-	$(VENV)/bin/ruff check titan_ha tests jepsen_like examples
-	$(VENV)/bin/ruff format --check titan_ha tests jepsen_like examples
+	$(VENV)/bin/ruff check $(LINT_DIRS)
+	$(VENV)/bin/ruff format --check $(LINT_DIRS)
 
 vet: build
 	$(VENV)/bin/mypy titan_ha

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from titan_ha.manager import state_tasks, state_workers
-from titan_ha.manager.commands import Command, Result, reject
+from titan_ha.manager.commands import Command, Malformed, Result, number, reject, text
 from titan_ha.manager.records import TaskRecord, WorkerRecord
 
 logger = logging.getLogger(__name__)
@@ -64,6 +64,8 @@ class ClusterState:
             self.applied += 1
             try:
                 result = self._dispatch(command)
+            except Malformed as exc:
+                result = reject("malformed command", detail=str(exc))
             except Exception:
                 # A bug must not wedge every replica on this entry: every
                 # replica fails the same way here, so state stays identical.
@@ -72,9 +74,8 @@ class ClusterState:
             if not result.get("ok"):
                 reason = str(result.get("reason", "rejected"))
                 self.rejections[reason] = self.rejections.get(reason, 0) + 1
-                logger.info(
-                    "command rejected op=%s reason=%s", command.get("op"), reason
-                )
+                op = command.get("op") if isinstance(command, dict) else None
+                logger.info("command rejected op=%s reason=%s", op, reason)
             return result
 
     def _dispatch(self, command: Command) -> Result:
@@ -84,7 +85,7 @@ class ClusterState:
         handler = HANDLERS.get(op) if isinstance(op, str) else None
         if handler is None:
             return reject("unknown op", op=str(op))
-        if int(command.get("v", 1)) > COMMAND_VERSION:
+        if number(command, "v", 1) > COMMAND_VERSION:
             return reject("command version from the future")
         if (
             op in FENCED_OPS
@@ -109,14 +110,14 @@ class ClusterState:
 
 
 def _new_epoch(state: ClusterState, cmd: Command) -> Result:
-    term = int(cmd["term"])
-    if term < state.epoch or (
-        term == state.epoch and cmd["leader"] != state.epoch_leader
-    ):
+    term, leader = number(cmd, "term"), text(cmd, "leader")
+    if not leader or term != int(term):
+        return reject("malformed command", detail="new_epoch needs term and leader")
+    if term < state.epoch or (term == state.epoch and leader != state.epoch_leader):
         return reject("stale epoch", epoch=state.epoch)
-    state.epoch = term
-    state.epoch_leader = str(cmd["leader"])
-    return {"ok": True, "epoch": term}
+    state.epoch = int(term)
+    state.epoch_leader = leader
+    return {"ok": True, "epoch": state.epoch}
 
 
 def _barrier(state: ClusterState, cmd: Command) -> Result:

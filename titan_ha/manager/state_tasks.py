@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from titan_ha.manager.commands import Command, Result, reject
+from titan_ha.manager.commands import Command, Result, number, reject, text
 from titan_ha.manager.records import (
     AttemptRecord,
     OutputRecord,
@@ -40,13 +40,15 @@ def parse_spec(raw: Any) -> TaskSpecRecord | str:
         return "command must be a non-empty string"
     try:
         timeout_s = float(raw.get("timeout_s", 0.0))
-        max_retries = int(raw.get("max_retries", 0))
         cpus = float(raw.get("cpus", 0.0))
+        max_retries = int(raw.get("max_retries", 0))
         memory_bytes = int(raw.get("memory_bytes", 0))
-    except (TypeError, ValueError):
-        return "numeric fields must be numbers"
+    except (TypeError, ValueError, OverflowError):
+        return "numeric fields must be finite numbers"
     if not math.isfinite(timeout_s) or timeout_s < 0:
         return "timeout_s must be a finite number >= 0"
+    if not math.isfinite(cpus):
+        return "cpus must be a finite number"
     if max_retries < 0 or cpus < 0 or memory_bytes < 0:
         return "max_retries, cpus and memory_bytes must be >= 0"
     return TaskSpecRecord(
@@ -68,14 +70,11 @@ def submit(state: ClusterState, cmd: Command) -> Result:
     key = spec.idempotency_key
     if key and key in state.keys and "no-idempotency" not in state.test_faults:
         return {"ok": True, "task_id": state.keys[key], "existed": True}
-    task_id = str(cmd.get("task_id", ""))
+    task_id, now = text(cmd, "task_id"), number(cmd, "now")
     if not task_id or task_id in state.tasks:
         return reject("task id missing or taken", task_id=task_id)
     state.tasks[task_id] = TaskRecord(
-        id=task_id,
-        seq=state.next_seq,
-        spec=spec,
-        submitted_at=float(cmd["now"]),
+        id=task_id, seq=state.next_seq, spec=spec, submitted_at=now
     )
     state.next_seq += 1
     state.pending[task_id] = None
@@ -85,42 +84,43 @@ def submit(state: ClusterState, cmd: Command) -> Result:
 
 
 def assign(state: ClusterState, cmd: Command) -> Result:
-    task = state.tasks.get(str(cmd.get("task_id")))
-    worker = state.workers.get(str(cmd.get("worker_id")))
+    now = number(cmd, "now")
+    task = state.tasks.get(text(cmd, "task_id"))
+    worker = state.workers.get(text(cmd, "worker_id"))
     if task is None or task.state != TaskState.PENDING:
         return reject("task not pending")
     if worker is None or worker.dead or worker.draining:
         return reject("worker cannot take work")
     if worker.incarnation != cmd.get("incarnation"):
         return reject("stale incarnation")
-    number = len(task.attempts) + 1
-    if cmd.get("attempt") != number:
-        return reject("wrong attempt number", expected=number)
+    attempt = len(task.attempts) + 1
+    if cmd.get("attempt") != attempt:
+        return reject("wrong attempt number", expected=attempt)
     task.attempts.append(
         AttemptRecord(
-            number=number,
+            number=attempt,
             worker_id=worker.id,
             incarnation=worker.incarnation,
-            started_at=float(cmd["now"]),
+            started_at=now,
         )
     )
     task.state = TaskState.RUNNING
     del state.pending[task.id]
-    worker.running[task.id] = number
-    return {"ok": True, "attempt": number}
+    worker.running[task.id] = attempt
+    return {"ok": True, "attempt": attempt}
 
 
 def _open_attempt(
     state: ClusterState, cmd: Command
 ) -> tuple[TaskRecord, AttemptRecord] | Result:
     """The task and attempt a worker's command names, if it is still that worker's."""
-    task = state.tasks.get(str(cmd.get("task_id")))
+    task = state.tasks.get(text(cmd, "task_id"))
     if task is None:
         return reject("unknown task")
-    number = cmd.get("attempt")
-    if not isinstance(number, int) or not 1 <= number <= len(task.attempts):
+    index = cmd.get("attempt")
+    if not isinstance(index, int) or not 1 <= index <= len(task.attempts):
         return reject("unknown attempt")
-    attempt = task.attempts[number - 1]
+    attempt = task.attempts[index - 1]
     if attempt.worker_id != cmd.get("worker_id") or attempt.incarnation != cmd.get(
         "incarnation"
     ):
@@ -139,10 +139,11 @@ def stage_output(state: ClusterState, cmd: Command) -> Result:
         return reject("malformed output chunk")
     if not attempt.is_open:
         return reject("attempt already finished")
-    chunks = state.staged.setdefault((task.id, attempt.number, stream), [])
+    chunks = state.staged.get((task.id, attempt.number, stream), [])
     index = cmd.get("index")
     if not isinstance(index, int) or not 0 <= index <= len(chunks):
         return reject("output chunk out of order", expected=len(chunks))
+    state.staged[(task.id, attempt.number, stream)] = chunks
     if index < len(chunks):
         # A resend after a failover: accepted once it matches what is staged.
         if chunks[index] == data:
@@ -183,6 +184,10 @@ def complete(state: ClusterState, cmd: Command) -> Result:
         outcome = Outcome(str(cmd.get("outcome")))
     except ValueError:
         return reject("unknown outcome")
+    now = number(cmd, "now")
+    finished_at = number(cmd, "finished_at", now) or now
+    totals = {s: int(number(cmd, f"{s}_bytes", 0)) for s in STREAMS}
+    exit_code = cmd.get("exit_code")
     if not attempt.is_open:
         if attempt.outcome == outcome:
             return {"ok": True, "duplicate": True, "task_state": task.state.value}
@@ -191,26 +196,26 @@ def complete(state: ClusterState, cmd: Command) -> Result:
     if texts is None:
         return reject("staged output incomplete")
     _drop_staged(state, task.id, attempt.number)
-    exit_code = cmd.get("exit_code")
     attempt.outcome = outcome
-    attempt.exit_code = exit_code if isinstance(exit_code, int) else None
-    attempt.signal = str(cmd.get("signal", ""))
-    attempt.finished_at = float(cmd.get("finished_at") or cmd["now"])
-    attempt.error = str(cmd.get("error", ""))
+    valid_code = isinstance(exit_code, int) and not isinstance(exit_code, bool)
+    attempt.exit_code = exit_code if valid_code else None
+    attempt.signal = text(cmd, "signal")
+    attempt.finished_at = finished_at
+    attempt.error = text(cmd, "error")
     for stream in STREAMS:
         setattr(
             task,
             stream,
             OutputRecord(
                 text=texts[stream],
-                total_bytes=int(cmd.get(f"{stream}_bytes", len(texts[stream]))),
+                total_bytes=totals[stream] or len(texts[stream].encode()),
                 truncated=bool(cmd.get(f"{stream}_truncated", False)),
             ),
         )
     worker = state.workers.get(attempt.worker_id)
     if worker is not None and worker.running.get(task.id) == attempt.number:
         del worker.running[task.id]
-    settle_task(state, task, float(cmd["now"]))
+    settle_task(state, task, now)
     return {"ok": True, "task_state": task.state.value}
 
 
@@ -239,12 +244,13 @@ def settle_task(state: ClusterState, task: TaskRecord, now: float) -> None:
 
 
 def cancel(state: ClusterState, cmd: Command) -> Result:
-    task = state.tasks.get(str(cmd.get("task_id")))
+    now = number(cmd, "now")
+    task = state.tasks.get(text(cmd, "task_id"))
     if task is None:
         return reject("unknown task")
     if task.state.is_final:
         return {"ok": True, "task_state": task.state.value}
     state.pending.pop(task.id, None)
     task.state = TaskState.CANCELLED
-    task.finished_at = float(cmd["now"])
+    task.finished_at = now
     return {"ok": True, "task_state": task.state.value}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from titan_ha.manager.commands import Command, Result, reject
+from titan_ha.manager.commands import Command, Result, number, reject, text
 from titan_ha.manager.records import WorkerRecord
 from titan_ha.manager.state_tasks import settle_task
 from titan_ha.models import Outcome
@@ -23,24 +23,23 @@ def _lose_running_attempts(
 ) -> list[str]:
     """Ends every attempt the worker runs as WORKER_LOST; returns the task ids."""
     lost = list(worker.running)
-    for task_id, number in worker.running.items():
+    for task_id, index in worker.running.items():
         task = state.tasks[task_id]
-        attempt = task.attempts[number - 1]
+        attempt = task.attempts[index - 1]
         attempt.outcome = Outcome.WORKER_LOST
         attempt.finished_at = now
         for stream in ("stdout", "stderr"):
-            state.staged.pop((task_id, number, stream), None)
+            state.staged.pop((task_id, index, stream), None)
         settle_task(state, task, now)
     worker.running = {}
     return lost
 
 
 def register_worker(state: ClusterState, cmd: Command) -> Result:
-    worker_id = str(cmd.get("worker_id", ""))
-    incarnation = str(cmd.get("incarnation", ""))
+    worker_id, incarnation = text(cmd, "worker_id"), text(cmd, "incarnation")
+    now = number(cmd, "now")
     if not worker_id or not incarnation:
         return reject("worker id and incarnation are required")
-    now = float(cmd["now"])
     worker = state.workers.get(worker_id)
     if worker is None:
         state.workers[worker_id] = WorkerRecord(worker_id, incarnation, now)
@@ -57,18 +56,19 @@ def register_worker(state: ClusterState, cmd: Command) -> Result:
 
 
 def reap(state: ClusterState, cmd: Command) -> Result:
-    worker = state.workers.get(str(cmd.get("worker_id")))
+    now = number(cmd, "now")
+    worker = state.workers.get(text(cmd, "worker_id"))
     if worker is None or worker.dead:
         return reject("worker unknown or already dead")
     if worker.incarnation != cmd.get("incarnation"):
         return reject("stale incarnation")
     worker.dead = True
-    lost = _lose_running_attempts(state, worker, float(cmd["now"]))
+    lost = _lose_running_attempts(state, worker, now)
     return {"ok": True, "lost": lost}
 
 
 def drain(state: ClusterState, cmd: Command) -> Result:
-    worker = state.workers.get(str(cmd.get("worker_id")))
+    worker = state.workers.get(text(cmd, "worker_id"))
     if worker is None:
         return reject("unknown worker")
     worker.draining = bool(cmd.get("draining", True))
