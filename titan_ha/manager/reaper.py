@@ -20,6 +20,8 @@ from titan_ha.manager.state import ClusterState
 logger = logging.getLogger(__name__)
 
 Propose = Callable[[Command], Result]
+# A reaper tick later than this beyond its period means this process stalled.
+STALL_GRACE_S = 1.0
 
 
 class Reaper:
@@ -72,7 +74,18 @@ class Reaper:
         ]
 
     def _run(self, epoch: int, propose: Propose, stop: threading.Event) -> None:
+        last_tick = time.monotonic()
         while not stop.wait(self._period_s):
+            now = time.monotonic()
+            stalled_s, last_tick = now - last_tick, now
+            if stalled_s > self._period_s + STALL_GRACE_S:
+                # This process was paused (SIGSTOP, swap, a long GC): nobody
+                # could have reached it meanwhile, so silence proves nothing.
+                logger.warning(
+                    "reaper stalled, granting workers grace stalled_s=%.1f", stalled_s
+                )
+                self._liveness.reset()
+                continue
             for worker_id, incarnation in self.silent_workers():
                 self._reap(epoch, propose, worker_id, incarnation)
 
