@@ -31,6 +31,9 @@ test: build
 
 LINT_DIRS := $(wildcard titan_ha tests jepsen_like examples)
 
+bench: build
+	$(PY) tests/bench/run.py
+
 lint: build
 	$(VENV)/bin/ruff check $(LINT_DIRS)
 	$(VENV)/bin/ruff format --check $(LINT_DIRS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,6 +69,12 @@ class RaftSettings:
     election_min_s: float = 0.3
     election_max_s: float = 0.7
     leader_fallback_s: float = 2.0
+    # Log compaction pickles the whole state: in a forked child it costs the
+    # tick thread only the fork, inline it stalls it for as long as it takes.
+    compaction_in_fork: bool = True
+    compaction_min_entries: int = 5000
+    # Replicas take turns compacting, so they never all pause at once.
+    compaction_split: bool = True
 
 
 @dataclass(frozen=True)
@@ -93,11 +100,17 @@ class RaftNode:
     ) -> None:
         self.state = state
         self._consumer = _StateConsumer(state)
-        journal = dump = None
+        journal = None
         if settings.data_dir:
             os.makedirs(settings.data_dir, exist_ok=True)
             journal = os.path.join(settings.data_dir, "raft.journal")
-            dump = os.path.join(settings.data_dir, "raft.snapshot")
+            snapshot_dir = settings.data_dir
+        else:
+            # Without a data dir pysyncobj would compact in memory, inline on
+            # the tick thread; a private folder lets it fork instead.
+            self._scratch = tempfile.TemporaryDirectory(prefix="titan-raft-")
+            snapshot_dir = self._scratch.name
+        dump = os.path.join(snapshot_dir, "raft.snapshot")
 
         def state_changed(old: int, new: int) -> None:
             # Runs on the tick thread: only hand the news on.
@@ -115,8 +128,9 @@ class RaftNode:
             commandsWaitLeader=False,
             journalFile=journal,
             fullDumpFile=dump,
-            logCompactionSplit=True,
-            useFork=False,
+            logCompactionSplit=settings.compaction_split,
+            logCompactionMinEntries=settings.compaction_min_entries,
+            useFork=settings.compaction_in_fork,
             dynamicMembershipChange=True,
             onStateChanged=state_changed,
         )
@@ -178,6 +192,10 @@ class RaftNode:
     def transfer_leadership(self) -> None:
         """Hands leadership to another replica before a planned shutdown."""
         self._sync.transferLeadership()
+
+    def force_compaction(self) -> None:
+        """Compacts the log at the next tick (benchmarks and tests)."""
+        self._sync.forceLogCompaction()
 
     def close(self) -> None:
         self._sync.destroy()

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
+# Before grpc is imported: a worker forks for every attempt, and gRPC's
+# fork handlers would otherwise try to pause its threads around each fork
+# (slow, and unsafe while calls are in flight). The child never uses gRPC.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
 import signal
 import sys
 import threading

@@ -5,7 +5,8 @@ their output or reporting, so a healthy busy worker is never reaped. Results
 are queued and retried until a leader acknowledges them, across failovers.
 A worker that cannot reach any leader for longer than its lease stops its
 running attempts (self-fencing), so it never runs an attempt at the same time
-as the worker the task was moved to.
+as the worker the task was moved to. The lease is watched by a thread of its
+own: a Pulse that hangs (a paused or partitioned leader) cannot delay it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 HOLD_S = 2.0  # how long an idle worker lets the leader hold its Pulse
 SEEN_LIMIT = 10_000
 REPORT_DEADLINE_S = 5.0
+LEASE_CHECK_S = 0.05  # how often the lease watchdog looks at the clock
 Ref = tuple[str, int]
 
 
@@ -37,6 +39,14 @@ Ref = tuple[str, int]
 class _Running:
     stop: threading.Event = field(default_factory=threading.Event)
     stop_outcome: Outcome | None = None  # what a stop means for the report
+
+    def stop_with(self, outcome: Outcome) -> bool:
+        """Asks the attempt to stop; False if it was already asked to."""
+        if self.stop.is_set():
+            return False
+        self.stop_outcome = outcome
+        self.stop.set()
+        return True
 
 
 @dataclass(frozen=True)
@@ -68,10 +78,14 @@ class WorkerAgent:
         self._wake = threading.Event()  # a slot freed up or we are stopping
         self._lease_s = settings.initial_lease_s
         self._pulse_interval_s = settings.initial_pulse_interval_s
+        # When the last Pulse the leader answered was sent: the leader heard
+        # from us after that, so a lease counted from here ends before the
+        # leader's reaper threshold does.
         self._last_contact = time.monotonic()
         self._threads = [
             threading.Thread(target=self._pulse_loop, name="pulse", daemon=True),
             threading.Thread(target=self._report_loop, name="reporter", daemon=True),
+            threading.Thread(target=self._lease_loop, name="lease", daemon=True),
         ]
 
     # Lifecycle -----------------------------------------------------------------
@@ -97,7 +111,9 @@ class WorkerAgent:
         deadline = time.monotonic() + self.settings.drain_grace_s
         while self._running and time.monotonic() < deadline:
             time.sleep(0.1)
-        self._stop_all(Outcome.CANCELLED, "drain grace over")
+        # The task was not cancelled, its worker went away: WORKER_LOST
+        # requeues it (within its worker-lost budget) instead of ending it.
+        self._stop_all(Outcome.WORKER_LOST, "drain grace over")
         deadline = time.monotonic() + REPORT_DEADLINE_S
         while (self._running or self._reports) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -126,13 +142,16 @@ class WorkerAgent:
                     if self._draining.is_set()
                     else max(0, self.settings.concurrency - len(self._running))
                 )
+            # A held Pulse counts against the lease of what runs here (see
+            # `_last_contact`), so it is held only briefly then.
+            hold_s = min(HOLD_S, self._lease_s / 4) if running else HOLD_S
             request = pb.PulseRequest(
                 worker_id=self.settings.worker_id,
                 incarnation=self.incarnation,
                 free_slots=free,
                 running=running,
                 draining=self._draining.is_set(),
-                wait_s=HOLD_S if free else 0.0,
+                wait_s=hold_s if free else 0.0,
             )
             started = time.monotonic()
             try:
@@ -144,11 +163,11 @@ class WorkerAgent:
                 )
             except TitanError as exc:
                 failures += 1
-                self._fence_if_lease_expired(exc)
+                logger.debug("pulse failed failures=%d error=%s", failures, exc)
                 self._stopped.wait(_backoff_s(failures))
                 continue
             failures = 0
-            self._last_contact = time.monotonic()
+            self._last_contact = max(self._last_contact, started)
             self._lease_s = reply.lease_s or self._lease_s
             self._pulse_interval_s = reply.pulse_interval_s or self._pulse_interval_s
             self._apply_reply(reply)
@@ -157,29 +176,30 @@ class WorkerAgent:
                 self._wake.wait(self._pulse_interval_s if free == 0 else 0.1)
                 self._wake.clear()
 
-    def _fence_if_lease_expired(self, error: TitanError) -> None:
-        silent_s = time.monotonic() - self._last_contact
-        if silent_s > self._lease_s and self._running:
-            logger.warning(
-                "lease expired, stopping attempts worker_id=%s silent_s=%.1f error=%s",
-                self.settings.worker_id,
-                silent_s,
-                error,
-            )
-            self._stop_all(Outcome.WORKER_LOST, "lease expired")
+    def _lease_loop(self) -> None:
+        """Stops every attempt once no leader has answered for a whole lease.
+
+        By then the leader may have declared this worker dead and moved its
+        tasks elsewhere; the attempts end WORKER_LOST, which the leader
+        accepts or has already recorded itself.
+        """
+        while not self._stopped.wait(LEASE_CHECK_S):
+            silent_s = time.monotonic() - self._last_contact
+            if silent_s > self._lease_s and self._running:
+                self._stop_all(
+                    Outcome.WORKER_LOST, f"lease expired silent_s={silent_s:.1f}"
+                )
 
     def _apply_reply(self, reply: pb.PulseReply) -> None:
         for ref in reply.kill:
             with self._lock:
                 entry = self._running.get((ref.task_id, ref.attempt))
-            if entry is not None:
+            if entry is not None and entry.stop_with(Outcome.CANCELLED):
                 logger.info(
                     "attempt stopped by the leader task_id=%s attempt=%d",
                     ref.task_id,
                     ref.attempt,
                 )
-                entry.stop_outcome = Outcome.CANCELLED
-                entry.stop.set()
         for assignment in reply.assignments:
             self._start(assignment)
 
@@ -212,14 +232,14 @@ class WorkerAgent:
         with self._lock:
             entries = list(self._running.items())
         for (task_id, attempt), entry in entries:
-            logger.info(
-                "attempt stopping task_id=%s attempt=%d reason=%s",
-                task_id,
-                attempt,
-                why,
-            )
-            entry.stop_outcome = outcome
-            entry.stop.set()
+            if entry.stop_with(outcome):
+                logger.warning(
+                    "attempt stopping task_id=%s attempt=%d outcome=%s reason=%s",
+                    task_id,
+                    attempt,
+                    outcome,
+                    why,
+                )
 
     # Attempts and reports ----------------------------------------------------
     def _run_attempt(
@@ -230,7 +250,9 @@ class WorkerAgent:
         else:
             result = self._executor.run(spec, entry.stop)
         outcome = result.outcome
-        if entry.stop.is_set() and entry.stop_outcome is not None:
+        # Only an attempt the executor actually stopped takes the stop's
+        # meaning; one that ended on its own just before keeps its outcome.
+        if outcome == Outcome.CANCELLED and entry.stop_outcome is not None:
             outcome = entry.stop_outcome
         logger.info(
             "attempt finished task_id=%s attempt=%d outcome=%s exit_code=%s",
