@@ -69,6 +69,7 @@ class ClusterConfig:
     dead_after_s: float = 6.0
     pulse_interval_s: float = 1.0
     lease_s: float = 0.0  # 0: two thirds of dead_after_s
+    retain_finished: int = 50_000  # finished tasks kept in the replicated state
     data_dir: str = ""
     api_token: str = ""
     pg_dsn: str = ""
@@ -107,6 +108,8 @@ class ClusterConfig:
             raise ConfigError("dead_after_s must exceed two pulse intervals")
         if not 0 <= self.lease_s < self.dead_after_s:
             raise ConfigError("lease_s must be shorter than dead_after_s")
+        if self.retain_finished < 0:
+            raise ConfigError("retain_finished must be >= 0")
         if self.log_format not in ("text", "json"):
             raise ConfigError("log_format must be text or json")
         if not self.secret:

@@ -61,15 +61,18 @@ class Harness:
         )
 
 
-def start_harness(tmp: Path, managers: int = 3, workers: int = 2) -> Harness:
+def start_harness(
+    tmp: Path, managers: int = 3, workers: int = 2, **cluster: float | str
+) -> Harness:
+    """A running cluster; ``cluster`` overrides keys of its [cluster] table."""
     tmp.mkdir(parents=True, exist_ok=True)
-    config = write_config(
-        tmp / "cluster.toml",
-        managers,
-        secret="test-secret",
-        dead_after_s=DEAD_AFTER_S,
-        pulse_interval_s=0.5,
-    )
+    settings: dict[str, float | str] = {
+        "secret": "test-secret",
+        "dead_after_s": DEAD_AFTER_S,
+        "pulse_interval_s": 0.5,
+        **cluster,
+    }
+    config = write_config(tmp / "cluster.toml", managers, **settings)
     assert len(config.managers) == managers
     cluster = LocalCluster(tmp / "cluster.toml", tmp / "state")
     cluster.start(workers)
@@ -91,7 +94,7 @@ def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness
 def cluster_factory(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
     started: list[Harness] = []
 
-    def factory(**kwargs: int) -> Harness:
+    def factory(**kwargs: float | str) -> Harness:
         harness = start_harness(tmp_path / f"c{len(started)}", **kwargs)
         started.append(harness)
         return harness

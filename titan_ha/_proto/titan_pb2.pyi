@@ -139,7 +139,14 @@ class StatusRequest(_message.Message):
     def __init__(self, local: _Optional[bool] = ...) -> None: ...
 
 class ManagerInfo(_message.Message):
-    __slots__ = ("id", "grpc", "role", "commit_index", "applied_index", "term", "leader_id")
+    __slots__ = ("id", "grpc", "role", "commit_index", "applied_index", "term", "leader_id", "rejections")
+    class RejectionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     GRPC_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
@@ -147,6 +154,7 @@ class ManagerInfo(_message.Message):
     APPLIED_INDEX_FIELD_NUMBER: _ClassVar[int]
     TERM_FIELD_NUMBER: _ClassVar[int]
     LEADER_ID_FIELD_NUMBER: _ClassVar[int]
+    REJECTIONS_FIELD_NUMBER: _ClassVar[int]
     id: str
     grpc: str
     role: str
@@ -154,7 +162,8 @@ class ManagerInfo(_message.Message):
     applied_index: int
     term: int
     leader_id: str
-    def __init__(self, id: _Optional[str] = ..., grpc: _Optional[str] = ..., role: _Optional[str] = ..., commit_index: _Optional[int] = ..., applied_index: _Optional[int] = ..., term: _Optional[int] = ..., leader_id: _Optional[str] = ...) -> None: ...
+    rejections: _containers.ScalarMap[str, int]
+    def __init__(self, id: _Optional[str] = ..., grpc: _Optional[str] = ..., role: _Optional[str] = ..., commit_index: _Optional[int] = ..., applied_index: _Optional[int] = ..., term: _Optional[int] = ..., leader_id: _Optional[str] = ..., rejections: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class WorkerInfo(_message.Message):
     __slots__ = ("id", "state", "last_seen_s", "running")

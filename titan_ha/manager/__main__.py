@@ -21,6 +21,7 @@ from titan_ha import logs
 from titan_ha.config import ClusterConfig, Environment
 from titan_ha.errors import ConfigError, TitanError
 from titan_ha.manager.dispatcher import Dispatcher
+from titan_ha.manager.janitor import Janitor
 from titan_ha.manager.leader import LeaderServices
 from titan_ha.manager.liveness import Liveness
 from titan_ha.manager.raft import RaftNode, RaftSettings
@@ -44,14 +45,14 @@ def run_replica(config: ClusterConfig, manager_id: str) -> None:
         logger.warning("test faults injected id=%s faults=%s", me.id, ",".join(faults))
     state = ClusterState(test_faults=faults)
     liveness = Liveness()
-    leader = LeaderServices(
-        me.id,
-        state,
-        Dispatcher(state, liveness, config.effective_lease_s, config.pulse_interval_s),
-        Reaper(state, liveness, config.dead_after_s, on_requeue=lambda: None),
-        liveness,
+    dispatcher = Dispatcher(
+        state, liveness, config.effective_lease_s, config.pulse_interval_s
     )
-    leader.reaper._on_requeue = leader.dispatcher.notify_work
+    loops = [
+        Reaper(state, liveness, config.dead_after_s, dispatcher.notify_work),
+        Janitor(state, config.retain_finished),
+    ]
+    leader = LeaderServices(me.id, state, dispatcher, loops, liveness)
     data_dir = f"{config.data_dir}/{me.id}" if config.data_dir else ""
     raft = RaftNode(
         RaftSettings(

@@ -15,8 +15,8 @@ from titan_ha.errors import TitanError
 from titan_ha.manager.commands import Command, Result
 from titan_ha.manager.dispatcher import Dispatcher
 from titan_ha.manager.liveness import Liveness
+from titan_ha.manager.loops import LeaderLoop
 from titan_ha.manager.raft import RaftNode
-from titan_ha.manager.reaper import Reaper
 from titan_ha.manager.state import ClusterState
 
 logger = logging.getLogger(__name__)
@@ -32,13 +32,13 @@ class LeaderServices:
         node_id: str,
         state: ClusterState,
         dispatcher: Dispatcher,
-        reaper: Reaper,
+        loops: list[LeaderLoop],
         liveness: Liveness,
     ) -> None:
         self.node_id = node_id
         self._state = state
         self.dispatcher = dispatcher
-        self.reaper = reaper
+        self.loops = loops
         self.liveness = liveness
         self._raft: RaftNode | None = None
         self._wake = threading.Event()
@@ -99,7 +99,8 @@ class LeaderServices:
             return
         self._epoch = term
         self.liveness.reset()
-        self.reaper.start(term, self.propose)
+        for loop in self.loops:
+            loop.start(term, self.propose)
         self.dispatcher.activate(term, self.propose)
         logger.info("leading epoch=%d node_id=%s", term, self.node_id)
 
@@ -109,4 +110,5 @@ class LeaderServices:
         logger.info("leader services stopped epoch=%d reason=%s", self._epoch, why)
         self._epoch = None
         self.dispatcher.deactivate()
-        self.reaper.stop()
+        for loop in self.loops:
+            loop.stop()

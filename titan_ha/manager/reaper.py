@@ -8,24 +8,24 @@ requeued, or failed once their worker-lost budget is spent.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 
 from titan_ha.errors import TitanError
-from titan_ha.manager.commands import Command, Result
 from titan_ha.manager.liveness import Liveness
+from titan_ha.manager.loops import LeaderLoop, Propose
 from titan_ha.manager.state import ClusterState
 
 logger = logging.getLogger(__name__)
 
-Propose = Callable[[Command], Result]
 # A reaper tick later than this beyond its period means this process stalled.
 STALL_GRACE_S = 1.0
 
 
-class Reaper:
+class Reaper(LeaderLoop):
     """Checks worker liveness a few times per second while this node leads."""
+
+    name = "reaper"
 
     def __init__(
         self,
@@ -35,29 +35,11 @@ class Reaper:
         on_requeue: Callable[[], None],
         period_s: float = 0.2,
     ) -> None:
+        super().__init__(period_s)
         self._state = state
         self._liveness = liveness
         self._dead_after_s = dead_after_s
-        self._on_requeue = on_requeue
-        self._period_s = period_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self, epoch: int, propose: Propose) -> None:
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run,
-            args=(epoch, propose, self._stop),
-            name="reaper",
-            daemon=True,
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
-        self._thread = None
+        self.on_requeue = on_requeue
 
     def silent_workers(self) -> list[tuple[str, str]]:
         """(worker id, incarnation) of live workers silent for too long."""
@@ -73,21 +55,17 @@ class Reaper:
             if self._liveness.silent_for_s(worker_id) > self._dead_after_s
         ]
 
-    def _run(self, epoch: int, propose: Propose, stop: threading.Event) -> None:
-        last_tick = time.monotonic()
-        while not stop.wait(self._period_s):
-            now = time.monotonic()
-            stalled_s, last_tick = now - last_tick, now
-            if stalled_s > self._period_s + STALL_GRACE_S:
-                # This process was paused (SIGSTOP, swap, a long GC): nobody
-                # could have reached it meanwhile, so silence proves nothing.
-                logger.warning(
-                    "reaper stalled, granting workers grace stalled_s=%.1f", stalled_s
-                )
-                self._liveness.reset()
-                continue
-            for worker_id, incarnation in self.silent_workers():
-                self._reap(epoch, propose, worker_id, incarnation)
+    def tick(self, epoch: int, propose: Propose, gap_s: float) -> None:
+        if gap_s > self.period_s + STALL_GRACE_S:
+            # This process was paused (SIGSTOP, swap, a long GC): nobody
+            # could have reached it meanwhile, so silence proves nothing.
+            logger.warning(
+                "reaper stalled, granting workers grace stalled_s=%.1f", gap_s
+            )
+            self._liveness.reset()
+            return
+        for worker_id, incarnation in self.silent_workers():
+            self._reap(epoch, propose, worker_id, incarnation)
 
     def _reap(
         self, epoch: int, propose: Propose, worker_id: str, incarnation: str
@@ -113,4 +91,4 @@ class Reaper:
                 ",".join(result.get("lost", [])) or "-",
             )
             if result.get("lost"):
-                self._on_requeue()
+                self.on_requeue()

@@ -199,6 +199,7 @@ class ManagerService(pb_grpc.ManagerServicer):  # type: ignore[misc]
             commit_index=view.commit_index,
             applied_index=view.applied_index,
             leader_id=leader.id if leader else "",
+            rejections=self._state.rejection_counts(),
         )
 
     def _peer_info(self, spec: ManagerSpec) -> pb.ManagerInfo:

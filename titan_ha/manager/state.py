@@ -95,6 +95,10 @@ class ClusterState:
             return reject("stale epoch", epoch=self.epoch)
         return handler(self, command)
 
+    def rejection_counts(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self.rejections)
+
     # Snapshots: the state is saved and restored in place, so that objects
     # holding a reference to it keep seeing the live state.
     def to_snapshot(self) -> dict[str, Any]:
@@ -134,6 +138,7 @@ HANDLERS: dict[str, Handler] = {
     "output": state_tasks.stage_output,
     "complete": state_tasks.complete,
     "cancel": state_tasks.cancel,
+    "gc": state_tasks.gc,
     "register_worker": state_workers.register_worker,
     "reap": state_workers.reap,
     "drain": state_workers.drain,

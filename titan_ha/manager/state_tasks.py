@@ -254,3 +254,21 @@ def cancel(state: ClusterState, cmd: Command) -> Result:
     task.state = TaskState.CANCELLED
     task.finished_at = now
     return {"ok": True, "task_state": task.state.value}
+
+
+def gc(state: ClusterState, cmd: Command) -> Result:
+    """Forgets the named finished tasks and their idempotency keys."""
+    task_ids = cmd.get("task_ids")
+    if not isinstance(task_ids, list):
+        return reject("malformed command", detail="gc needs task_ids")
+    pruned = 0
+    for task_id in task_ids:
+        task = state.tasks.get(task_id) if isinstance(task_id, str) else None
+        if task is None or not task.state.is_final:
+            continue
+        del state.tasks[task_id]
+        key = task.spec.idempotency_key
+        if key and state.keys.get(key) == task_id:
+            del state.keys[key]
+        pruned += 1
+    return {"ok": True, "pruned": pruned}
