@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -11,7 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from conftest import DEAD_AFTER_S, Harness
 
+from titan_ha.api.client import Client
 from titan_ha.api.views import TaskSpec
+from titan_ha.errors import TitanError
 
 pytestmark = pytest.mark.integration
 
@@ -111,3 +115,54 @@ def test_one_manager_of_three_answers_status_but_refuses_submit(
     assert time.monotonic() - started < 3.0
     listed = harness.titan("tasks")
     assert listed.returncode == 3
+
+
+def test_sigterm_on_the_leader_hands_leadership_over(
+    cluster_factory: Callable[..., Harness],
+) -> None:
+    harness = cluster_factory(workers=0)
+    old_leader = harness.leader()
+    process = harness.cluster.processes[old_leader]
+    stopped_at = time.monotonic()
+    harness.cluster.signal(old_leader, signal.SIGTERM)
+    assert process.wait(timeout=10) == 0
+    new_leader = harness.leader(timeout_s=5.0)
+    handover_s = time.monotonic() - stopped_at
+    assert new_leader != old_leader
+    log = (harness.cluster.log_dir / f"{old_leader}.log").read_text()
+    assert "leadership handed over" in log
+    assert handover_s < 3.0
+    task_id, _ = harness.client.submit(TaskSpec(command="true"))
+    assert harness.client.get(task_id).state == "PENDING"
+
+
+def test_reads_never_go_backwards_across_a_failover(
+    cluster_factory: Callable[..., Harness],
+) -> None:
+    harness = cluster_factory()
+    ids = [harness.client.submit(TaskSpec(command="sleep 0.5"))[0] for _ in range(6)]
+    order = ["PENDING", "RUNNING", "SUCCEEDED"]
+    seen: dict[str, list[str]] = {task_id: [] for task_id in ids}
+    stop = threading.Event()
+
+    def read_loop() -> None:
+        reader = Client(harness.cluster.endpoints.split(","))
+        while not stop.is_set():
+            for task_id in ids:
+                with contextlib.suppress(TitanError):
+                    seen[task_id].append(reader.get(task_id).state)
+        reader.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        readers = [pool.submit(read_loop) for _ in range(2)]
+        time.sleep(0.7)
+        harness.cluster.kill(harness.leader())
+        for task_id in ids:
+            harness.client.wait(task_id, timeout_s=30)
+        stop.set()
+        for reader in readers:
+            reader.result()
+    for task_id, states in seen.items():
+        ranks = [order.index(state) for state in states]
+        assert ranks == sorted(ranks), f"{task_id} went backwards: {states}"
+        assert states[-1] == "SUCCEEDED"

@@ -88,6 +88,12 @@ def run_replica(config: ClusterConfig, manager_id: str) -> None:
         deadline = time.monotonic() + 2.0
         while raft.is_leader and time.monotonic() < deadline:
             time.sleep(0.05)
+        if raft.is_leader:
+            logger.warning(
+                "leadership not handed over id=%s; followers will elect", me.id
+            )
+        else:
+            logger.info("leadership handed over id=%s", me.id)
     server.stop(grace=1.0).wait()
     leader.close()
     raft.close()
