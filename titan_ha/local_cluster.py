@@ -35,23 +35,39 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-def write_config(path: Path, managers: int, **cluster: float | str) -> ClusterConfig:
-    """Writes a cluster TOML with ``managers`` replicas on free loopback ports."""
+def write_config(
+    path: Path,
+    managers: int,
+    keep: tuple[ManagerSpec, ...] = (),
+    **cluster: float | str,
+) -> ClusterConfig:
+    """Writes a cluster TOML: the ``keep`` managers, then ``managers`` new ones
+    on free loopback ports, numbered on from them (m1, m2, ...)."""
     ports = free_ports(3 * managers)
     lines = ["[cluster]"]
     lines += [
         f"{key} = {value!r}" if isinstance(value, str) else f"{key} = {value}"
         for key, value in cluster.items()
     ]
+    specs = list(keep)
     for i in range(managers):
         grpc_port, raft_port, http_port = ports[3 * i : 3 * i + 3]
+        specs.append(
+            ManagerSpec(
+                f"m{len(keep) + i + 1}",
+                f"127.0.0.1:{grpc_port}",
+                f"127.0.0.1:{raft_port}",
+                f"127.0.0.1:{http_port}",
+            )
+        )
+    for spec in specs:
         lines += [
             "",
             "[[managers]]",
-            f'id = "m{i + 1}"',
-            f'grpc = "127.0.0.1:{grpc_port}"',
-            f'raft = "127.0.0.1:{raft_port}"',
-            f'dashboard = "127.0.0.1:{http_port}"',
+            f'id = "{spec.id}"',
+            f'grpc = "{spec.grpc}"',
+            f'raft = "{spec.raft}"',
+            f'dashboard = "{spec.dashboard}"',
         ]
     path.write_text("\n".join(lines) + "\n")
     return ClusterConfig.from_toml(path)
@@ -100,14 +116,12 @@ class LocalCluster:
             self.processes[name] = process
         return process
 
-    def start_manager(self, manager_id: str) -> subprocess.Popen[bytes]:
-        args = [
-            "titan_ha.manager",
-            "--config",
-            str(self.config_path),
-            "--id",
-            manager_id,
-        ]
+    def start_manager(
+        self, manager_id: str, config_path: Path | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Starts a manager from this cluster's config, or from ``config_path``."""
+        config = config_path or self.config_path
+        args = ["titan_ha.manager", "--config", str(config), "--id", manager_id]
         if self.data_dir is not None:
             args += ["--data-dir", str(self.data_dir)]
         return self._spawn(manager_id, args)

@@ -297,3 +297,27 @@ class ReportReply(_message.Message):
     accepted: bool
     task_state: str
     def __init__(self, accepted: _Optional[bool] = ..., task_state: _Optional[str] = ...) -> None: ...
+
+class ManagerAddress(_message.Message):
+    __slots__ = ("id", "grpc", "raft", "dashboard")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    GRPC_FIELD_NUMBER: _ClassVar[int]
+    RAFT_FIELD_NUMBER: _ClassVar[int]
+    DASHBOARD_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    grpc: str
+    raft: str
+    dashboard: str
+    def __init__(self, id: _Optional[str] = ..., grpc: _Optional[str] = ..., raft: _Optional[str] = ..., dashboard: _Optional[str] = ...) -> None: ...
+
+class RemoveManagerRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class MembershipReply(_message.Message):
+    __slots__ = ("managers",)
+    MANAGERS_FIELD_NUMBER: _ClassVar[int]
+    managers: _containers.RepeatedCompositeFieldContainer[ManagerAddress]
+    def __init__(self, managers: _Optional[_Iterable[_Union[ManagerAddress, _Mapping]]] = ...) -> None: ...

@@ -64,6 +64,16 @@ class ManagerStub:
                 request_serializer=titan__pb2.NodeInfoRequest.SerializeToString,
                 response_deserializer=titan__pb2.ManagerInfo.FromString,
                 _registered_method=True)
+        self.AddManager = channel.unary_unary(
+                '/titan.v1.Manager/AddManager',
+                request_serializer=titan__pb2.ManagerAddress.SerializeToString,
+                response_deserializer=titan__pb2.MembershipReply.FromString,
+                _registered_method=True)
+        self.RemoveManager = channel.unary_unary(
+                '/titan.v1.Manager/RemoveManager',
+                request_serializer=titan__pb2.RemoveManagerRequest.SerializeToString,
+                response_deserializer=titan__pb2.MembershipReply.FromString,
+                _registered_method=True)
         self.Pulse = channel.unary_unary(
                 '/titan.v1.Manager/Pulse',
                 request_serializer=titan__pb2.PulseRequest.SerializeToString,
@@ -118,6 +128,19 @@ class ManagerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddManager(self, request, context):
+        """Membership: grow or shrink the Raft group, one manager at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveManager(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Pulse(self, request, context):
         """Worker RPCs.
         """
@@ -163,6 +186,16 @@ def add_ManagerServicer_to_server(servicer, server):
                     servicer.NodeInfo,
                     request_deserializer=titan__pb2.NodeInfoRequest.FromString,
                     response_serializer=titan__pb2.ManagerInfo.SerializeToString,
+            ),
+            'AddManager': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddManager,
+                    request_deserializer=titan__pb2.ManagerAddress.FromString,
+                    response_serializer=titan__pb2.MembershipReply.SerializeToString,
+            ),
+            'RemoveManager': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveManager,
+                    request_deserializer=titan__pb2.RemoveManagerRequest.FromString,
+                    response_serializer=titan__pb2.MembershipReply.SerializeToString,
             ),
             'Pulse': grpc.unary_unary_rpc_method_handler(
                     servicer.Pulse,
@@ -337,6 +370,60 @@ class Manager:
             '/titan.v1.Manager/NodeInfo',
             titan__pb2.NodeInfoRequest.SerializeToString,
             titan__pb2.ManagerInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddManager(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/titan.v1.Manager/AddManager',
+            titan__pb2.ManagerAddress.SerializeToString,
+            titan__pb2.MembershipReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveManager(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/titan.v1.Manager/RemoveManager',
+            titan__pb2.RemoveManagerRequest.SerializeToString,
+            titan__pb2.MembershipReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -124,6 +124,36 @@ class Client:
             reply = self._any_replica_status()
         return ClusterStatus.from_proto(reply)
 
+    def add_manager(
+        self,
+        manager_id: str,
+        grpc_address: str,
+        raft_address: str,
+        dashboard: str = "",
+        *,
+        deadline_s: float = 15.0,
+    ) -> list[dict[str, str]]:
+        """Adds a started manager to the Raft group; returns the membership."""
+        request = pb.ManagerAddress(
+            id=manager_id, grpc=grpc_address, raft=raft_address, dashboard=dashboard
+        )
+        reply = self.call(
+            "AddManager", request, deadline_s=deadline_s, per_call_timeout_s=deadline_s
+        )
+        return _members(reply)
+
+    def remove_manager(
+        self, manager_id: str, *, deadline_s: float = 15.0
+    ) -> list[dict[str, str]]:
+        """Removes a manager from the Raft group; returns the membership."""
+        reply = self.call(
+            "RemoveManager",
+            pb.RemoveManagerRequest(id=manager_id),
+            deadline_s=deadline_s,
+            per_call_timeout_s=deadline_s,
+        )
+        return _members(reply)
+
     def wait(
         self, task_id: str, timeout_s: float | None = None, poll_s: float = 0.1
     ) -> TaskView:
@@ -254,3 +284,10 @@ class Client:
                     continue
                 raise translate(rpc_error, endpoint) from None
         raise Unreachable("no manager answered")
+
+
+def _members(reply: pb.MembershipReply) -> list[dict[str, str]]:
+    return [
+        {"id": m.id, "grpc": m.grpc, "raft": m.raft, "dashboard": m.dashboard}
+        for m in reply.managers
+    ]

@@ -299,3 +299,47 @@ def logs(session: Session, task_id: str, follow: bool) -> None:
 def cancel(session: Session, task_id: str) -> None:
     """Cancel a pending or running task; prints its new state."""
     click.echo(session.client.cancel(task_id, deadline_s=DEADLINE_S))
+
+
+@cli.group()
+def cluster() -> None:
+    """Grow or shrink the manager group, one manager at a time."""
+
+
+@cluster.command("add-manager")
+@click.option("--id", "manager_id", required=True)
+@click.option("--grpc", "grpc_address", required=True, help="Its gRPC address H:P.")
+@click.option("--raft", "raft_address", required=True, help="Its Raft address H:P.")
+@click.option("--dashboard", default="", help="Its dashboard address H:P.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def add_manager(
+    session: Session,
+    manager_id: str,
+    grpc_address: str,
+    raft_address: str,
+    dashboard: str,
+    as_json: bool,
+) -> None:
+    """Add a manager that is already running with the new cluster config."""
+    members = session.client.add_manager(
+        manager_id, grpc_address, raft_address, dashboard
+    )
+    show_members(members, as_json)
+
+
+@cluster.command("remove-manager")
+@click.option("--id", "manager_id", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def remove_manager(session: Session, manager_id: str, as_json: bool) -> None:
+    """Remove a manager from the group (stop its process afterwards)."""
+    show_members(session.client.remove_manager(manager_id), as_json)
+
+
+def show_members(members: list[dict[str, str]], as_json: bool) -> None:
+    if as_json:
+        render.as_json(members)
+        return
+    for member in members:
+        click.echo(f"{member['id']}  grpc {member['grpc']}  raft {member['raft']}")

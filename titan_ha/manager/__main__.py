@@ -52,7 +52,9 @@ def run_replica(config: ClusterConfig, manager_id: str) -> None:
         Reaper(state, liveness, config.dead_after_s, dispatcher.notify_work),
         Janitor(state, config.retain_finished),
     ]
-    leader = LeaderServices(me.id, state, dispatcher, loops, liveness)
+    leader = LeaderServices(
+        me.id, state, dispatcher, loops, liveness, initial_members=config.managers
+    )
     data_dir = f"{config.data_dir}/{me.id}" if config.data_dir else ""
     raft = RaftNode(
         RaftSettings(

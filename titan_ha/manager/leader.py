@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from titan_ha.config import ManagerSpec
 from titan_ha.errors import TitanError
 from titan_ha.manager.commands import Command, Result
 from titan_ha.manager.dispatcher import Dispatcher
@@ -34,12 +35,14 @@ class LeaderServices:
         dispatcher: Dispatcher,
         loops: list[LeaderLoop],
         liveness: Liveness,
+        initial_members: tuple[ManagerSpec, ...] = (),
     ) -> None:
         self.node_id = node_id
         self._state = state
         self.dispatcher = dispatcher
         self.loops = loops
         self.liveness = liveness
+        self._initial_members = initial_members
         self._raft: RaftNode | None = None
         self._wake = threading.Event()
         self._closed = threading.Event()
@@ -97,12 +100,37 @@ class LeaderServices:
             return
         if not result.get("ok") or not self._raft or self._raft.term != term:
             return
+        if not self._record_members(term):
+            return
         self._epoch = term
         self.liveness.reset()
         for loop in self.loops:
             loop.start(term, self.propose)
         self.dispatcher.activate(term, self.propose)
         logger.info("leading epoch=%d node_id=%s", term, self.node_id)
+
+    def _record_members(self, term: int) -> bool:
+        """Writes the configured membership into a state that has none yet."""
+        if self._state.member_list():
+            return True
+        for spec in self._initial_members:
+            try:
+                result = self.propose(
+                    {
+                        "op": "set_member",
+                        "epoch": term,
+                        "id": spec.id,
+                        "grpc": spec.grpc,
+                        "raft": spec.raft,
+                        "dashboard": spec.dashboard,
+                    }
+                )
+            except TitanError as exc:
+                logger.warning("membership not recorded term=%d error=%s", term, exc)
+                return False
+            if not result.get("ok"):
+                return False
+        return True
 
     def _step_down(self, why: str) -> None:
         if self._epoch is None:

@@ -189,6 +189,34 @@ class RaftNode:
             has_quorum=bool(status["has_quorum"]),
         )
 
+    def partners(self) -> set[str]:
+        """Raft addresses of the other replicas this one knows of."""
+        status = self._sync.getStatus()
+        prefix = "partner_node_status_server_"
+        return {key[len(prefix) :] for key in status if key.startswith(prefix)}
+
+    def change_membership(self, add: bool, address: str, timeout_s: float) -> None:
+        """Adds or removes one replica (by Raft address); waits for the commit.
+
+        Raises:
+            NoLeader: the change was refused or not committed in time.
+        """
+        done = threading.Event()
+        outcome: list[Any] = [None]
+
+        def callback(result: Any, error: Any) -> None:
+            outcome[0] = error
+            done.set()
+
+        change = (
+            self._sync.addNodeToCluster if add else self._sync.removeNodeFromCluster
+        )
+        change(address, callback=callback)
+        if not done.wait(timeout_s):
+            raise CommitUncertain(f"membership change not committed in {timeout_s}s")
+        if outcome[0] != FAIL_REASON.SUCCESS:
+            raise NoLeader(f"membership change refused ({_reason_name(outcome[0])})")
+
     def transfer_leadership(self) -> None:
         """Hands leadership to another replica before a planned shutdown."""
         self._sync.transferLeadership()

@@ -22,6 +22,7 @@ from titan_ha._proto import titan_pb2 as pb
 from titan_ha._proto import titan_pb2_grpc as pb_grpc
 from titan_ha.config import ClusterConfig, ManagerSpec
 from titan_ha.errors import (
+    ConfigError,
     InvalidRequest,
     NoLeader,
     NotLeader,
@@ -31,6 +32,7 @@ from titan_ha.errors import (
 from titan_ha.manager.convert import spec_from_proto, task_to_proto
 from titan_ha.manager.grpc_errors import abort_with
 from titan_ha.manager.leader import LeaderServices
+from titan_ha.manager.membership import Membership
 from titan_ha.manager.raft import RaftNode
 from titan_ha.manager.reads import ReadBarrier
 from titan_ha.manager.state import ClusterState
@@ -79,19 +81,24 @@ class ManagerService(pb_grpc.ManagerServicer):  # type: ignore[misc]
         self._raft = raft
         self._leader = leader
         self._barrier = ReadBarrier(self._propose_barrier)
-        self._peers = {
-            m.id: pb_grpc.ManagerStub(
-                grpc.insecure_channel(m.grpc, options=CHANNEL_OPTIONS)
-            )
-            for m in config.managers
-            if m.id != me.id
-        }
+        self._peers: dict[str, Any] = {}  # grpc address -> stub
+        self._membership = Membership(me, raft, leader, self.members)
         self._fanout = ThreadPoolExecutor(max_workers=4, thread_name_prefix="peers")
 
     # Leadership -----------------------------------------------------------
+    def members(self) -> list[ManagerSpec]:
+        """The replicated membership, or the configured one before it exists."""
+        recorded = self._state.member_list()
+        if not recorded:
+            return list(self._config.managers)
+        return [
+            ManagerSpec(member_id, a["grpc"], a["raft"], a["dashboard"])
+            for member_id, a in recorded
+        ]
+
     def _leader_spec(self) -> ManagerSpec | None:
         address = self._raft.leader_address()
-        for spec in self._config.managers:
+        for spec in self.members():
             if spec.raft == address:
                 return spec
         return None
@@ -204,7 +211,11 @@ class ManagerService(pb_grpc.ManagerServicer):  # type: ignore[misc]
 
     def _peer_info(self, spec: ManagerSpec) -> pb.ManagerInfo:
         try:
-            info: pb.ManagerInfo = self._peers[spec.id].NodeInfo(
+            stub = self._peers.get(spec.grpc)
+            if stub is None:
+                channel = grpc.insecure_channel(spec.grpc, options=CHANNEL_OPTIONS)
+                stub = self._peers[spec.grpc] = pb_grpc.ManagerStub(channel)
+            info: pb.ManagerInfo = stub.NodeInfo(
                 pb.NodeInfoRequest(), timeout=PEER_TIMEOUT_S
             )
             return info
@@ -224,13 +235,14 @@ class ManagerService(pb_grpc.ManagerServicer):  # type: ignore[misc]
             except NoLeader:
                 stale = True  # no leader anywhere: answer from the local state
         infos = {self._me.id: self._node_info()}
-        peers = [m for m in self._config.managers if m.id != self._me.id]
+        members = self.members()
+        peers = [m for m in members if m.id != self._me.id]
         for info in self._fanout.map(self._peer_info, peers):
             infos[info.id] = info
         reply = pb.StatusReply(
             leader="" if stale else self._me.id,
             term=self._raft.term,
-            managers=[infos[m.id] for m in self._config.managers],
+            managers=[infos[m.id] for m in members if m.id in infos],
             stale=stale,
         )
         with self._state.lock:
@@ -249,6 +261,36 @@ class ManagerService(pb_grpc.ManagerServicer):  # type: ignore[misc]
         for state in TaskState:
             reply.tasks[state.value] = counts.get(state.value, 0)
         return reply
+
+    # Membership -------------------------------------------------------------
+    @handles_errors
+    def AddManager(
+        self, request: pb.ManagerAddress, context: grpc.ServicerContext
+    ) -> pb.MembershipReply:
+        spec = ManagerSpec(request.id, request.grpc, request.raft, request.dashboard)
+        try:
+            spec.validate()
+        except ConfigError as exc:
+            raise InvalidRequest(str(exc)) from exc
+        self._membership.add(self._require_leader(), spec)
+        return self._membership_reply()
+
+    @handles_errors
+    def RemoveManager(
+        self, request: pb.RemoveManagerRequest, context: grpc.ServicerContext
+    ) -> pb.MembershipReply:
+        self._membership.remove(self._require_leader(), request.id)
+        return self._membership_reply()
+
+    def _membership_reply(self) -> pb.MembershipReply:
+        return pb.MembershipReply(
+            managers=[
+                pb.ManagerAddress(
+                    id=m.id, grpc=m.grpc, raft=m.raft, dashboard=m.dashboard
+                )
+                for m in self.members()
+            ]
+        )
 
     # Worker RPCs ------------------------------------------------------------
     @handles_errors

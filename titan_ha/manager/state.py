@@ -26,7 +26,17 @@ COMMAND_VERSION = 1
 # and are rejected unless it is the current one, so a deposed leader that
 # still believes it leads cannot change anything.
 FENCED_OPS = frozenset(
-    {"assign", "complete", "output", "reap", "register_worker", "drain", "gc"}
+    {
+        "assign",
+        "complete",
+        "output",
+        "reap",
+        "register_worker",
+        "drain",
+        "gc",
+        "set_member",
+        "remove_member",
+    }
 )
 
 
@@ -52,6 +62,9 @@ class ClusterState:
         self.pending: dict[str, None] = {}  # task ids in queue order
         self.keys: dict[str, str] = {}  # idempotency key -> task id
         self.workers: dict[str, WorkerRecord] = {}
+        # Manager id -> {"grpc", "raft", "dashboard"}; empty until the first
+        # leader records the configured membership.
+        self.members: dict[str, dict[str, str]] = {}
         # Staged output of attempts whose result is still arriving in chunks:
         # (task id, attempt, stream) -> list of text chunks.
         self.staged: dict[tuple[str, int, str], list[str]] = {}
@@ -95,6 +108,10 @@ class ClusterState:
             return reject("stale epoch", epoch=self.epoch)
         return handler(self, command)
 
+    def member_list(self) -> list[tuple[str, dict[str, str]]]:
+        with self.lock:
+            return [(k, dict(v)) for k, v in self.members.items()]
+
     def rejection_counts(self) -> dict[str, int]:
         with self.lock:
             return dict(self.rejections)
@@ -124,6 +141,21 @@ def _new_epoch(state: ClusterState, cmd: Command) -> Result:
     return {"ok": True, "epoch": state.epoch}
 
 
+def _set_member(state: ClusterState, cmd: Command) -> Result:
+    member_id = text(cmd, "id")
+    addresses = {key: text(cmd, key) for key in ("grpc", "raft", "dashboard")}
+    if not member_id or not addresses["grpc"] or not addresses["raft"]:
+        return reject("malformed command", detail="a member needs id, grpc and raft")
+    state.members[member_id] = addresses
+    return {"ok": True}
+
+
+def _remove_member(state: ClusterState, cmd: Command) -> Result:
+    if state.members.pop(text(cmd, "id"), None) is None:
+        return reject("unknown member")
+    return {"ok": True}
+
+
 def _barrier(state: ClusterState, cmd: Command) -> Result:
     return {"ok": True, "applied": state.applied}
 
@@ -133,6 +165,8 @@ Handler = Callable[[ClusterState, Command], Result]
 HANDLERS: dict[str, Handler] = {
     "new_epoch": _new_epoch,
     "barrier": _barrier,
+    "set_member": _set_member,
+    "remove_member": _remove_member,
     "submit": state_tasks.submit,
     "assign": state_tasks.assign,
     "output": state_tasks.stage_output,
