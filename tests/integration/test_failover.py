@@ -166,3 +166,21 @@ def test_reads_never_go_backwards_across_a_failover(
         ranks = [order.index(state) for state in states]
         assert ranks == sorted(ranks), f"{task_id} went backwards: {states}"
         assert states[-1] == "SUCCEEDED"
+
+
+def test_fifty_cli_submits_across_a_leader_kill_make_fifty_tasks(
+    cluster_factory: Callable[..., Harness],
+) -> None:
+    harness = cluster_factory()
+    printed: list[str] = []
+    for n in range(50):
+        if n == 10:
+            harness.cluster.kill(harness.leader())
+        result = harness.titan("submit", f"--command=echo {n}")
+        assert result.returncode == 0, result.stderr
+        printed.append(result.stdout.strip())
+    listed = harness.client.tasks(limit=0)
+    assert sorted(t.id for t in listed) == sorted(printed)
+    finals = [harness.client.wait(task_id, timeout_s=60) for task_id in printed]
+    assert [t.stdout for t in finals] == [f"{n}\n" for n in range(50)]
+    assert {t.state for t in finals} == {"SUCCEEDED"}
