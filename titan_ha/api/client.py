@@ -92,21 +92,49 @@ class Client:
         )
         return reply.task_id, reply.existed
 
-    def get(self, task_id: str, *, deadline_s: float = 5.0) -> TaskView:
-        reply: pb.Task = self.call(
-            "GetTask", pb.GetTaskRequest(task_id=task_id), deadline_s=deadline_s
-        )
+    def get(
+        self, task_id: str, *, local: bool = False, deadline_s: float = 5.0
+    ) -> TaskView:
+        """A task; ``local`` as for ``tasks``."""
+        request = pb.GetTaskRequest(task_id=task_id, local=local)
+        reply: pb.Task = self.call("GetTask", request, deadline_s=deadline_s)
         return TaskView.from_proto(reply)
 
     def tasks(
-        self, state: str | None = None, limit: int = 0, *, deadline_s: float = 5.0
+        self,
+        state: str | None = None,
+        limit: int = 0,
+        *,
+        local: bool = False,
+        deadline_s: float = 5.0,
     ) -> list[TaskView]:
+        """Tasks newest first.
+
+        ``local`` asks the replica that answers for its own state, without a
+        barrier or redirect: possibly stale, but available without a leader.
+        Give the client a single endpoint to read one particular replica.
+        """
+        request = pb.ListTasksRequest(state=state or "", limit=limit, local=local)
         reply: pb.ListTasksReply = self.call(
-            "ListTasks",
-            pb.ListTasksRequest(state=state or "", limit=limit),
-            deadline_s=deadline_s,
+            "ListTasks", request, deadline_s=deadline_s
         )
         return [TaskView.from_proto(t) for t in reply.tasks]
+
+    def node_info(self, *, deadline_s: float = 2.0) -> dict[str, object]:
+        """The first endpoint's own Raft view: role, term, indexes, rejections."""
+        info: pb.ManagerInfo = self._invoke(
+            self._endpoints[0], "NodeInfo", pb.NodeInfoRequest(), deadline_s
+        )
+        return {
+            "id": info.id,
+            "grpc": info.grpc,
+            "role": info.role,
+            "term": info.term,
+            "commit_index": info.commit_index,
+            "applied_index": info.applied_index,
+            "leader_id": info.leader_id or None,
+            "rejections": dict(info.rejections),
+        }
 
     def cancel(self, task_id: str, *, deadline_s: float = 5.0) -> str:
         reply: pb.CancelReply = self.call(

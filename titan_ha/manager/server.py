@@ -151,7 +151,8 @@ class ManagerService(pb_grpc.ManagerServicer):  # type: ignore[misc]
     def GetTask(
         self, request: pb.GetTaskRequest, context: grpc.ServicerContext
     ) -> pb.Task:
-        self._read_barrier()
+        if not request.local:
+            self._read_barrier()
         with self._state.lock:
             task = self._state.tasks.get(request.task_id)
             if task is None:
@@ -164,7 +165,8 @@ class ManagerService(pb_grpc.ManagerServicer):  # type: ignore[misc]
     ) -> pb.ListTasksReply:
         if request.state and request.state not in TaskState.__members__:
             raise InvalidRequest(f"unknown state {request.state!r}")
-        self._read_barrier()
+        if not request.local:
+            self._read_barrier()
         reply = pb.ListTasksReply()
         with self._state.lock:
             for task in reversed(self._state.tasks.values()):

@@ -74,6 +74,8 @@ class WorkerAgent:
         self._reports: OrderedDict[Ref, pb.ReportRequest] = OrderedDict()
         self._report_ready = threading.Condition(self._lock)
         self._draining = threading.Event()
+        self._drain_pulsed = threading.Event()  # the loop sent a draining Pulse
+        self._closing = False
         self._stopped = threading.Event()
         self._wake = threading.Event()  # a slot freed up or we are stopping
         self._lease_s = settings.initial_lease_s
@@ -100,8 +102,13 @@ class WorkerAgent:
             thread.start()
 
     def drain(self) -> None:
-        """Stops taking work, lets attempts finish within the grace, then stops."""
+        """Stops taking work, lets attempts finish within the grace, then stops.
+
+        The leader hears of the drain at once, so it assigns nothing new here;
+        an assignment already on its way is still run within the grace.
+        """
         self._draining.set()
+        self._wake.set()
         logger.info(
             "worker draining worker_id=%s running=%d grace_s=%.0f",
             self.settings.worker_id,
@@ -109,8 +116,18 @@ class WorkerAgent:
             self.settings.drain_grace_s,
         )
         deadline = time.monotonic() + self.settings.drain_grace_s
+        try:
+            self._pulse(deadline_s=1.0)
+        except TitanError as exc:
+            # The pulse loop tells the leader on its next Pulse instead.
+            logger.warning("drain not announced error=%s", exc)
+        # A Pulse sent before the drain may still bring an assignment: wait
+        # for it before deciding that nothing runs.
+        self._drain_pulsed.wait(max(0.0, deadline - time.monotonic()))
         while self._running and time.monotonic() < deadline:
             time.sleep(0.1)
+        with self._lock:
+            self._closing = True  # from here on, assignments are refused
         # The task was not cancelled, its worker went away: WORKER_LOST
         # requeues it (within its worker-lost budget) instead of ending it.
         self._stop_all(Outcome.WORKER_LOST, "drain grace over")
@@ -133,48 +150,61 @@ class WorkerAgent:
     def _pulse_loop(self) -> None:
         failures = 0
         while not self._stopped.is_set():
-            with self._lock:
-                running = [
-                    pb.AttemptRef(task_id=t, attempt=n) for t, n in self._running
-                ]
-                free = (
-                    0
-                    if self._draining.is_set()
-                    else max(0, self.settings.concurrency - len(self._running))
-                )
-            # A held Pulse counts against the lease of what runs here (see
-            # `_last_contact`), so it is held only briefly then.
-            hold_s = min(HOLD_S, self._lease_s / 4) if running else HOLD_S
-            request = pb.PulseRequest(
-                worker_id=self.settings.worker_id,
-                incarnation=self.incarnation,
-                free_slots=free,
-                running=running,
-                draining=self._draining.is_set(),
-                wait_s=hold_s if free else 0.0,
-            )
+            draining = self._draining.is_set()
             started = time.monotonic()
             try:
-                reply: pb.PulseReply = self._client.call(
-                    "Pulse",
-                    request,
-                    deadline_s=HOLD_S + 3.0,
-                    per_call_timeout_s=request.wait_s + 1.5,
-                )
+                reply, free = self._pulse(deadline_s=HOLD_S + 3.0)
             except TitanError as exc:
                 failures += 1
                 logger.debug("pulse failed failures=%d error=%s", failures, exc)
                 self._stopped.wait(_backoff_s(failures))
                 continue
+            finally:
+                if draining:
+                    self._drain_pulsed.set()
             failures = 0
-            self._last_contact = max(self._last_contact, started)
-            self._lease_s = reply.lease_s or self._lease_s
-            self._pulse_interval_s = reply.pulse_interval_s or self._pulse_interval_s
-            self._apply_reply(reply)
             took = time.monotonic() - started
             if not reply.assignments and (free == 0 or took < 0.2):
                 self._wake.wait(self._pulse_interval_s if free == 0 else 0.1)
                 self._wake.clear()
+
+    def _pulse(self, deadline_s: float) -> tuple[pb.PulseReply, int]:
+        """Sends one Pulse and applies its answer; returns it and the free slots.
+
+        Raises:
+            TitanError: No leader answered within `deadline_s`.
+        """
+        with self._lock:
+            running = [pb.AttemptRef(task_id=t, attempt=n) for t, n in self._running]
+            draining = self._draining.is_set()
+            free = (
+                0
+                if draining
+                else max(0, self.settings.concurrency - len(self._running))
+            )
+        # A held Pulse counts against the lease of what runs here (see
+        # `_last_contact`), so it is held only briefly then.
+        hold_s = min(HOLD_S, self._lease_s / 4) if running else HOLD_S
+        request = pb.PulseRequest(
+            worker_id=self.settings.worker_id,
+            incarnation=self.incarnation,
+            free_slots=free,
+            running=running,
+            draining=draining,
+            wait_s=hold_s if free else 0.0,
+        )
+        started = time.monotonic()
+        reply: pb.PulseReply = self._client.call(
+            "Pulse",
+            request,
+            deadline_s=deadline_s,
+            per_call_timeout_s=request.wait_s + 1.5,
+        )
+        self._last_contact = max(self._last_contact, started)
+        self._lease_s = reply.lease_s or self._lease_s
+        self._pulse_interval_s = reply.pulse_interval_s or self._pulse_interval_s
+        self._apply_reply(reply)
+        return reply, free
 
     def _lease_loop(self) -> None:
         """Stops every attempt once no leader has answered for a whole lease.
@@ -208,6 +238,13 @@ class WorkerAgent:
         with self._lock:
             if ref in self._seen:
                 return  # a re-delivery of an attempt already started here
+            if self._closing:
+                # Nothing would run or report it: the leader learns it is
+                # lost when this worker is reaped or registers again.
+                logger.warning(
+                    "assignment refused, worker stopping task_id=%s attempt=%d", *ref
+                )
+                return
             self._seen[ref] = None
             while len(self._seen) > SEEN_LIMIT:
                 self._seen.popitem(last=False)
