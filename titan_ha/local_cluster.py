@@ -207,7 +207,10 @@ def main(config_path: str, state_dir: str, workers: int) -> None:
         f"(logs in {cluster.log_dir}/, state in {cluster.data_dir}/)"
     )
     for spec in cluster.config.managers:
-        click.echo(f"  manager {spec.id}: grpc {spec.grpc}  raft {spec.raft}")
+        dashboard = f"  dashboard http://{spec.dashboard}/" if spec.dashboard else ""
+        click.echo(
+            f"  manager {spec.id}: grpc {spec.grpc}  raft {spec.raft}{dashboard}"
+        )
     click.echo(f"\n  export TITAN_MANAGERS={cluster.endpoints}")
     click.echo('  bin/titan submit --command "echo hello"\n  bin/titan status\n')
     click.echo("Ctrl-C stops everything.")

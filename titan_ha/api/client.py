@@ -97,7 +97,7 @@ class Client:
     ) -> TaskView:
         """A task; ``local`` as for ``tasks``."""
         request = pb.GetTaskRequest(task_id=task_id, local=local)
-        reply: pb.Task = self.call("GetTask", request, deadline_s=deadline_s)
+        reply: pb.Task = self._read("GetTask", request, local, deadline_s)
         return TaskView.from_proto(reply)
 
     def tasks(
@@ -110,20 +110,17 @@ class Client:
     ) -> list[TaskView]:
         """Tasks newest first.
 
-        ``local`` asks the replica that answers for its own state, without a
-        barrier or redirect: possibly stale, but available without a leader.
-        Give the client a single endpoint to read one particular replica.
+        ``local`` asks the first endpoint's replica for its own state, with no
+        barrier and no redirect: possibly stale, but there without a leader.
         """
         request = pb.ListTasksRequest(state=state or "", limit=limit, local=local)
-        reply: pb.ListTasksReply = self.call(
-            "ListTasks", request, deadline_s=deadline_s
-        )
+        reply: pb.ListTasksReply = self._read("ListTasks", request, local, deadline_s)
         return [TaskView.from_proto(t) for t in reply.tasks]
 
     def node_info(self, *, deadline_s: float = 2.0) -> dict[str, object]:
         """The first endpoint's own Raft view: role, term, indexes, rejections."""
-        info: pb.ManagerInfo = self._invoke(
-            self._endpoints[0], "NodeInfo", pb.NodeInfoRequest(), deadline_s
+        info: pb.ManagerInfo = self._call_first(
+            "NodeInfo", pb.NodeInfoRequest(), deadline_s
         )
         return {
             "id": info.id,
@@ -261,6 +258,19 @@ class Client:
             if time.monotonic() + pause >= deadline:
                 raise last_error
             time.sleep(pause)
+
+    def _read(self, method: str, request: Any, local: bool, deadline_s: float) -> Any:
+        if local:
+            return self._call_first(method, request, deadline_s)
+        return self.call(method, request, deadline_s=deadline_s)
+
+    def _call_first(self, method: str, request: Any, timeout_s: float) -> Any:
+        """Calls the first endpoint only: reads of that particular replica."""
+        endpoint = self._endpoints[0]
+        try:
+            return self._invoke(endpoint, method, request, timeout_s)
+        except grpc.RpcError as rpc_error:
+            raise translate(rpc_error, endpoint) from None
 
     def _candidates(self) -> list[str]:
         with self._lock:

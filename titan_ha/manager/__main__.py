@@ -19,6 +19,7 @@ import click
 
 from titan_ha import logs
 from titan_ha.config import ClusterConfig, Environment
+from titan_ha.dashboard import serve_in_thread
 from titan_ha.errors import ConfigError, TitanError
 from titan_ha.manager.dispatcher import Dispatcher
 from titan_ha.manager.janitor import Janitor
@@ -71,6 +72,13 @@ def run_replica(config: ClusterConfig, manager_id: str) -> None:
     leader.start(raft)
     server = build_server(ManagerService(me, config, state, raft, leader), me.grpc)
     server.start()
+    dashboard = None
+    if me.dashboard:
+        try:
+            dashboard = serve_in_thread(me.dashboard, me.grpc, config.api_token or None)
+        except ConfigError as exc:
+            # The control plane matters more than its page: run without it.
+            logger.error("dashboard not started id=%s error=%s", me.id, exc)
     logger.info(
         "manager started id=%s grpc=%s raft=%s data_dir=%s peers=%d",
         me.id,
@@ -96,6 +104,8 @@ def run_replica(config: ClusterConfig, manager_id: str) -> None:
             )
         else:
             logger.info("leadership handed over id=%s", me.id)
+    if dashboard is not None:
+        dashboard.stop()
     server.stop(grace=1.0).wait()
     leader.close()
     raft.close()
