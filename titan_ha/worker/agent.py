@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 HOLD_S = 2.0  # how long an idle worker lets the leader hold its Pulse
 SEEN_LIMIT = 10_000
 REPORT_DEADLINE_S = 5.0
+REPORT_CALL_TIMEOUT_S = 4.0
 LEASE_CHECK_S = 0.05  # how often the lease watchdog looks at the clock
 Ref = tuple[str, int]
 
@@ -74,7 +75,10 @@ class WorkerAgent:
         self._reports: OrderedDict[Ref, pb.ReportRequest] = OrderedDict()
         self._report_ready = threading.Condition(self._lock)
         self._draining = threading.Event()
-        self._drain_pulsed = threading.Event()  # the loop sent a draining Pulse
+        # Pulses in flight that were sent before the drain and may still
+        # bring assignments.
+        self._open_offers = 0
+        self._offers_settled = threading.Condition(self._lock)
         self._closing = False
         self._stopped = threading.Event()
         self._wake = threading.Event()  # a slot freed up or we are stopping
@@ -84,10 +88,13 @@ class WorkerAgent:
         # from us after that, so a lease counted from here ends before the
         # leader's reaper threshold does.
         self._last_contact = time.monotonic()
+        self._reporter = threading.Thread(
+            target=self._report_loop, name="reporter", daemon=True
+        )
         self._threads = [
             threading.Thread(target=self._pulse_loop, name="pulse", daemon=True),
-            threading.Thread(target=self._report_loop, name="reporter", daemon=True),
             threading.Thread(target=self._lease_loop, name="lease", daemon=True),
+            self._reporter,
         ]
 
     # Lifecycle -----------------------------------------------------------------
@@ -116,14 +123,7 @@ class WorkerAgent:
             self.settings.drain_grace_s,
         )
         deadline = time.monotonic() + self.settings.drain_grace_s
-        try:
-            self._pulse(deadline_s=1.0)
-        except TitanError as exc:
-            # The pulse loop tells the leader on its next Pulse instead.
-            logger.warning("drain not announced error=%s", exc)
-        # A Pulse sent before the drain may still bring an assignment: wait
-        # for it before deciding that nothing runs.
-        self._drain_pulsed.wait(max(0.0, deadline - time.monotonic()))
+        self._announce_drain(deadline)
         while self._running and time.monotonic() < deadline:
             time.sleep(0.1)
         with self._lock:
@@ -138,19 +138,34 @@ class WorkerAgent:
         self._wake.set()
         with self._lock:
             self._report_ready.notify_all()
-        for thread in self._threads:
-            thread.join(timeout=REPORT_DEADLINE_S)
+        # Only the reporter may have something left to say. A Pulse still in
+        # flight is abandoned: whatever it brings is refused.
+        self._reporter.join(timeout=REPORT_DEADLINE_S)
         logger.info(
             "worker stopped worker_id=%s unreported=%d",
             self.settings.worker_id,
             len(self._reports),
         )
 
+    def _announce_drain(self, deadline: float) -> None:
+        """Tells the leader now, then lets the offers already made arrive."""
+        try:
+            self._pulse(deadline_s=1.0)
+        except TitanError as exc:
+            # The pulse loop tells the leader on its next Pulse instead.
+            logger.warning("drain not announced error=%s", exc)
+        # A Pulse sent before the drain may still bring an assignment: wait
+        # for its answer before deciding that nothing runs.
+        with self._lock:
+            self._offers_settled.wait_for(
+                lambda: self._open_offers == 0,
+                timeout=max(0.0, deadline - time.monotonic()),
+            )
+
     # Pulse loop ---------------------------------------------------------------
     def _pulse_loop(self) -> None:
         failures = 0
         while not self._stopped.is_set():
-            draining = self._draining.is_set()
             started = time.monotonic()
             try:
                 reply, free = self._pulse(deadline_s=HOLD_S + 3.0)
@@ -159,9 +174,6 @@ class WorkerAgent:
                 logger.debug("pulse failed failures=%d error=%s", failures, exc)
                 self._stopped.wait(_backoff_s(failures))
                 continue
-            finally:
-                if draining:
-                    self._drain_pulsed.set()
             failures = 0
             took = time.monotonic() - started
             if not reply.assignments and (free == 0 or took < 0.2):
@@ -182,6 +194,8 @@ class WorkerAgent:
                 if draining
                 else max(0, self.settings.concurrency - len(self._running))
             )
+            if free:
+                self._open_offers += 1
         # A held Pulse counts against the lease of what runs here (see
         # `_last_contact`), so it is held only briefly then.
         hold_s = min(HOLD_S, self._lease_s / 4) if running else HOLD_S
@@ -194,16 +208,22 @@ class WorkerAgent:
             wait_s=hold_s if free else 0.0,
         )
         started = time.monotonic()
-        reply: pb.PulseReply = self._client.call(
-            "Pulse",
-            request,
-            deadline_s=deadline_s,
-            per_call_timeout_s=request.wait_s + 1.5,
-        )
-        self._last_contact = max(self._last_contact, started)
-        self._lease_s = reply.lease_s or self._lease_s
-        self._pulse_interval_s = reply.pulse_interval_s or self._pulse_interval_s
-        self._apply_reply(reply)
+        try:
+            reply: pb.PulseReply = self._client.call(
+                "Pulse",
+                request,
+                deadline_s=deadline_s,
+                per_call_timeout_s=request.wait_s + 1.5,
+            )
+            self._last_contact = max(self._last_contact, started)
+            self._lease_s = reply.lease_s or self._lease_s
+            self._pulse_interval_s = reply.pulse_interval_s or self._pulse_interval_s
+            self._apply_reply(reply)
+        finally:
+            if free:
+                with self._lock:
+                    self._open_offers -= 1
+                    self._offers_settled.notify_all()
         return reply, free
 
     def _lease_loop(self) -> None:
@@ -339,8 +359,13 @@ class WorkerAgent:
                     return
                 ref, report = next(iter(self._reports.items()))
             try:
+                # A report with megabytes of output takes the leader a few
+                # hundred commits: give one endpoint the time it needs.
                 reply: pb.ReportReply = self._client.call(
-                    "ReportResult", report, deadline_s=REPORT_DEADLINE_S
+                    "ReportResult",
+                    report,
+                    deadline_s=REPORT_DEADLINE_S,
+                    per_call_timeout_s=REPORT_CALL_TIMEOUT_S,
                 )
             except TitanError as exc:
                 failures += 1
