@@ -26,6 +26,7 @@ from titan_ha.models import TaskState
 logger = logging.getLogger(__name__)
 
 Propose = Callable[[Command], Result]
+ProposeAll = Callable[[list[Command]], list[Result]]
 MAX_HOLD_S = 2.0
 # Reasons for which a worker's result can never be applied: stop reporting.
 STALE_REPORT_REASONS = frozenset(
@@ -56,11 +57,13 @@ class Dispatcher:
         self._work_version = 0
         self._epoch: int | None = None
         self._propose: Propose | None = None
+        self._propose_all: ProposeAll | None = None
         self._assign_lock = threading.Lock()
 
-    def activate(self, epoch: int, propose: Propose) -> None:
+    def activate(self, epoch: int, propose: Propose, propose_all: ProposeAll) -> None:
         with self._cond:
             self._epoch, self._propose = epoch, propose
+            self._propose_all = propose_all
             self._cond.notify_all()
 
     def deactivate(self) -> None:
@@ -217,6 +220,9 @@ class Dispatcher:
 
     def report(self, req: pb.ReportRequest) -> pb.ReportReply:
         epoch, propose = self._current()
+        propose_all = self._propose_all
+        if propose_all is None:
+            raise NoLeader("leader services are not running")
         self._liveness.touch(req.worker_id)
         ref = {
             "epoch": epoch,
@@ -247,16 +253,13 @@ class Dispatcher:
                 text[i : i + OUTPUT_CHUNK_CHARS]
                 for i in range(0, len(text), OUTPUT_CHUNK_CHARS)
             ]
-            for index, data in enumerate(chunks):
-                staged = propose(
-                    {
-                        "op": "output",
-                        **ref,
-                        "stream": stream,
-                        "index": index,
-                        "data": data,
-                    }
-                )
+            staged_all = propose_all(
+                [
+                    {"op": "output", **ref, "stream": stream, "index": i, "data": data}
+                    for i, data in enumerate(chunks)
+                ]
+            )
+            for staged in staged_all:
                 if not staged.get("ok"):
                     return self._report_reply(staged, req)
             command[f"{stream}_chunks"] = len(chunks)

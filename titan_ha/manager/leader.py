@@ -68,6 +68,11 @@ class LeaderServices:
         assert self._raft is not None
         return self._raft.propose(command, PROPOSE_TIMEOUT_S)
 
+    def propose_all(self, commands: list[Command]) -> list[Result]:
+        """Pipelines ``commands`` in order; for bulk data such as output."""
+        assert self._raft is not None
+        return self._raft.propose_all(commands, PROPOSE_TIMEOUT_S)
+
     def close(self) -> None:
         self._closed.set()
         self._wake.set()
@@ -106,7 +111,7 @@ class LeaderServices:
         self.liveness.reset()
         for loop in self.loops:
             loop.start(term, self.propose)
-        self.dispatcher.activate(term, self.propose)
+        self.dispatcher.activate(term, self.propose, self.propose_all)
         logger.info("leading epoch=%d node_id=%s", term, self.node_id)
 
     def _record_members(self, term: int) -> bool:

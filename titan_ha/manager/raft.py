@@ -12,6 +12,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -148,22 +149,44 @@ class RaftNode:
             NoLeader: the entry was certainly not applied.
             CommitUncertain: it may still be applied later.
         """
-        done = threading.Event()
-        outcome: list[Any] = [None, None]
+        return self.propose_all([command], timeout_s)[0]
 
-        def callback(result: Any, error: Any) -> None:
-            outcome[0], outcome[1] = result, error
-            done.set()
+    def propose_all(
+        self, commands: list[Command], timeout_s: float = 5.0
+    ) -> list[Result]:
+        """Replicates ``commands`` pipelined, in this order; their results.
 
-        self._consumer.apply_command(command, callback=callback)
-        if not done.wait(timeout_s):
-            raise CommitUncertain(f"no commit within {timeout_s:.1f}s")
-        result, error = outcome
-        if error == FAIL_REASON.SUCCESS:
-            return dict(result)
-        if error in NOT_APPLIED:
-            raise NoLeader(f"not applied ({_reason_name(error)})")
-        raise CommitUncertain(f"outcome unknown ({_reason_name(error)})")
+        Raises:
+            NoLeader: the first failed entry was certainly not applied.
+            CommitUncertain: it may still be applied later.
+        """
+        pending = []
+        for command in commands:
+            done = threading.Event()
+            outcome: list[Any] = [None, None, done]
+
+            def callback(result: Any, error: Any, outcome: list[Any] = outcome) -> None:
+                outcome[0], outcome[1] = result, error
+                outcome[2].set()
+
+            self._consumer.apply_command(command, callback=callback)
+            pending.append(outcome)
+        deadline = time.monotonic() + timeout_s
+        results = []
+        for result, error, _ in (self._settled(o, deadline) for o in pending):
+            if error == FAIL_REASON.SUCCESS:
+                results.append(dict(result))
+            elif error in NOT_APPLIED:
+                raise NoLeader(f"not applied ({_reason_name(error)})")
+            else:
+                raise CommitUncertain(f"outcome unknown ({_reason_name(error)})")
+        return results
+
+    @staticmethod
+    def _settled(outcome: list[Any], deadline: float) -> list[Any]:
+        if not outcome[2].wait(max(0.0, deadline - time.monotonic())):
+            raise CommitUncertain("no commit in time")
+        return outcome
 
     @property
     def is_leader(self) -> bool:
