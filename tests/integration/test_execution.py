@@ -20,10 +20,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import DEAD_AFTER_S, Harness, processes_matching
+from conftest import DEAD_AFTER_S, Harness, processes_matching, start_harness
 
 from titan_ha.api.views import TaskSpec, TaskView
-from titan_ha.local_cluster import LocalCluster, write_config
 from titan_ha.models import OUTPUT_CAP_BYTES
 
 pytestmark = pytest.mark.integration
@@ -36,50 +35,25 @@ JOURNAL_END_OFFSET = 36
 
 
 # Clusters ------------------------------------------------------------------
-def start_cluster(
-    tmp: Path, *, workers: int = 1, dead_after_s: float = DEAD_AFTER_S
-) -> Harness:
-    """``conftest.start_harness`` with a chosen ``dead_after_s``."""
-    tmp.mkdir(parents=True, exist_ok=True)
-    write_config(
-        tmp / "cluster.toml",
-        3,
-        secret="test-secret",
-        dead_after_s=dead_after_s,
-        pulse_interval_s=0.5,
-    )
-    cluster = LocalCluster(tmp / "cluster.toml", tmp / "state")
-    cluster.start(workers)
-    harness = Harness(cluster)
-    harness.leader()
-    harness.wait_workers(workers)
-    return harness
-
-
 @pytest.fixture(scope="module")
 def solo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     """Three managers and one worker, so every task runs on worker-01."""
-    harness = start_cluster(tmp_path_factory.mktemp("solo"))
+    harness = start_harness(tmp_path_factory.mktemp("solo"), workers=1)
     yield harness
     harness.client.close()
     harness.cluster.stop()
 
 
 @pytest.fixture
-def make_cluster(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
-    started: list[Harness] = []
+def make_cluster(
+    cluster_factory: Callable[..., Harness],
+) -> Callable[..., Harness]:
+    """Clusters of one worker by default, with a chosen ``dead_after_s``."""
 
     def factory(*, workers: int = 1, dead_after_s: float = DEAD_AFTER_S) -> Harness:
-        harness = start_cluster(
-            tmp_path / f"c{len(started)}", workers=workers, dead_after_s=dead_after_s
-        )
-        started.append(harness)
-        return harness
+        return cluster_factory(workers=workers, dead_after_s=dead_after_s)
 
-    yield factory
-    for harness in started:
-        harness.client.close()
-        harness.cluster.stop()
+    return factory
 
 
 # Measuring -----------------------------------------------------------------
