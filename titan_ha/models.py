@@ -61,3 +61,10 @@ MAX_WORKER_LOST = 3
 
 # gRPC messages carry at most two capped streams plus metadata.
 GRPC_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
+# Trailing metadata of a follower's redirect (the leader's gRPC address and
+# id), and of an UNAVAILABLE that a live manager sent because it knows no
+# leader, so that clients can tell it from a transport failure.
+LEADER_KEY = "titan-leader"
+LEADER_ID_KEY = "titan-leader-id"
+NO_LEADER_KEY = "titan-no-leader"

@@ -16,10 +16,7 @@ from titan_ha.errors import (
     Unauthenticated,
     Unreachable,
 )
-
-LEADER_KEY = "titan-leader"
-LEADER_ID_KEY = "titan-leader-id"
-NO_LEADER_KEY = "titan-no-leader"
+from titan_ha.models import LEADER_ID_KEY, LEADER_KEY, NO_LEADER_KEY
 
 # Codes that mean "this endpoint could not answer": try the next one.
 UNREACHABLE_CODES = frozenset(

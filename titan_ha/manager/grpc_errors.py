@@ -16,12 +16,7 @@ from titan_ha.errors import (
     TitanError,
     Unauthenticated,
 )
-
-LEADER_KEY = "titan-leader"
-LEADER_ID_KEY = "titan-leader-id"
-# Set on UNAVAILABLE when a live manager answered that no leader is known, so
-# clients can tell it from a transport failure.
-NO_LEADER_KEY = "titan-no-leader"
+from titan_ha.models import LEADER_ID_KEY, LEADER_KEY, NO_LEADER_KEY
 
 # Most specific first: NotLeader is a NoLeader.
 STATUS_OF: tuple[tuple[type[TitanError], grpc.StatusCode], ...] = (
