@@ -5,7 +5,10 @@
     TitanError
     ├── ConfigError          a configuration or command-line value is invalid
     ├── InvalidRequest       a request the manager refuses as malformed
-    ├── TaskNotFound         no task has that id
+    ├── NotFound             no such thing
+    │   ├── TaskNotFound     no task has that id
+    │   └── ManagerNotFound  no manager has that id
+    ├── WorkerIdInUse        another live worker process has this id
     ├── Unauthenticated      missing or wrong credentials
     ├── NoLeader             managers answer but none leads (no quorum)
     │   └── NotLeader        this replica is a follower; carries the leader
@@ -31,12 +34,34 @@ class InvalidRequest(TitanError):
     """Raised when the manager refuses a request as malformed."""
 
 
-class TaskNotFound(TitanError):
+class NotFound(TitanError):
+    """Raised when the named object does not exist."""
+
+
+class TaskNotFound(NotFound):
     """Raised when no task has the requested id."""
 
     def __init__(self, task_id: str) -> None:
         super().__init__(f"no task with id {task_id!r}")
         self.task_id = task_id
+
+
+class ManagerNotFound(NotFound):
+    """Raised when no manager of the group has the requested id."""
+
+    def __init__(self, manager_id: str) -> None:
+        super().__init__(f"no manager {manager_id!r} in the cluster")
+        self.manager_id = manager_id
+
+
+class WorkerIdInUse(TitanError):
+    """Raised when a worker id is taken by another live worker process."""
+
+    def __init__(self, worker_id: str) -> None:
+        super().__init__(
+            f"worker id {worker_id!r} is in use by another live worker process"
+        )
+        self.worker_id = worker_id
 
 
 class Unauthenticated(TitanError):

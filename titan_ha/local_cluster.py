@@ -117,27 +117,21 @@ class LocalCluster:
         return process
 
     def start_manager(
-        self, manager_id: str, config_path: Path | None = None
+        self, manager_id: str, config_path: Path | None = None, name: str | None = None
     ) -> subprocess.Popen[bytes]:
         """Starts a manager from this cluster's config, or from ``config_path``."""
         config = config_path or self.config_path
         args = ["titan_ha.manager", "--config", str(config), "--id", manager_id]
         if self.data_dir is not None:
             args += ["--data-dir", str(self.data_dir)]
-        return self._spawn(manager_id, args)
+        return self._spawn(name or manager_id, args)
 
-    def start_worker(self, worker_id: str, *extra: str) -> subprocess.Popen[bytes]:
-        return self._spawn(
-            worker_id,
-            [
-                "titan_ha.worker",
-                "--id",
-                worker_id,
-                "--managers",
-                self.endpoints,
-                *extra,
-            ],
-        )
+    def start_worker(
+        self, worker_id: str, *extra: str, name: str | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Starts a worker; ``name`` keys its process and log (default: its id)."""
+        args = ["titan_ha.worker", "--id", worker_id, "--managers", self.endpoints]
+        return self._spawn(name or worker_id, [*args, *extra])
 
     def start(self, workers: int = 2) -> None:
         for spec in self.config.managers:

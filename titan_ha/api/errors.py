@@ -10,11 +10,13 @@ from titan_ha.errors import (
     CommitUncertain,
     InvalidRequest,
     NoLeader,
+    NotFound,
     NotLeader,
     TaskNotFound,
     TitanError,
     Unauthenticated,
     Unreachable,
+    WorkerIdInUse,
 )
 from titan_ha.models import LEADER_ID_KEY, LEADER_KEY, NO_LEADER_KEY
 
@@ -46,11 +48,15 @@ def translate(error: grpc.RpcError, endpoint: str) -> TitanError:
     if hint is not None:
         return hint
     if code == grpc.StatusCode.NOT_FOUND:
-        return TaskNotFound(details.removeprefix("no task with id ").strip("'"))
+        if details.startswith("no task with id "):
+            return TaskNotFound(details.removeprefix("no task with id ").strip("'"))
+        return NotFound(details)
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         return InvalidRequest(details)
     if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
         return Unauthenticated(details or "unauthenticated")
+    if code == grpc.StatusCode.ALREADY_EXISTS:
+        return WorkerIdInUse(details.split("'")[1] if "'" in details else details)
     if code == grpc.StatusCode.ABORTED:
         return CommitUncertain(details)
     if code == grpc.StatusCode.UNAVAILABLE and _said_no_leader(error):

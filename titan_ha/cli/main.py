@@ -24,7 +24,7 @@ from titan_ha.errors import (
     ConfigError,
     InvalidRequest,
     NoLeader,
-    TaskNotFound,
+    NotFound,
     TitanError,
     Unauthenticated,
     Unreachable,
@@ -39,7 +39,7 @@ EXIT_CODES: tuple[tuple[type[TitanError], int], ...] = (
     (NoLeader, 3),
     (Unreachable, 3),
     (Unauthenticated, 4),
-    (TaskNotFound, 5),
+    (NotFound, 5),
 )
 MEMORY_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 

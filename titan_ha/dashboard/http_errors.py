@@ -11,7 +11,7 @@ from titan_ha.errors import (
     CommitUncertain,
     InvalidRequest,
     NoLeader,
-    TaskNotFound,
+    NotFound,
     TitanError,
     Unauthenticated,
     Unreachable,
@@ -20,7 +20,7 @@ from titan_ha.errors import (
 # Most specific first. NotLeader is a NoLeader: a redirect that could not be
 # followed leaves the dashboard without an answer just the same.
 ERROR_TABLE: tuple[tuple[type[TitanError], int, str], ...] = (
-    (TaskNotFound, 404, "not_found"),
+    (NotFound, 404, "not_found"),
     (InvalidRequest, 400, "invalid_request"),
     (NoLeader, 503, "no_leader"),
     (Unreachable, 503, "unreachable"),

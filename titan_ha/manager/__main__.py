@@ -28,6 +28,7 @@ from titan_ha.manager.liveness import Liveness
 from titan_ha.manager.raft import RaftNode, RaftSettings
 from titan_ha.manager.reaper import Reaper
 from titan_ha.manager.server import ManagerService, build_server
+from titan_ha.manager.startup import check_free, claim_data_dir
 from titan_ha.manager.state import ClusterState
 
 logger = logging.getLogger("titan_ha.manager")
@@ -47,7 +48,11 @@ def run_replica(config: ClusterConfig, manager_id: str) -> None:
     state = ClusterState(test_faults=faults)
     liveness = Liveness()
     dispatcher = Dispatcher(
-        state, liveness, config.effective_lease_s, config.pulse_interval_s
+        state,
+        liveness,
+        config.effective_lease_s,
+        config.pulse_interval_s,
+        config.dead_after_s,
     )
     loops = [
         Reaper(state, liveness, config.dead_after_s, dispatcher.notify_work),
@@ -57,6 +62,9 @@ def run_replica(config: ClusterConfig, manager_id: str) -> None:
         me.id, state, dispatcher, loops, liveness, initial_members=config.managers
     )
     data_dir = f"{config.data_dir}/{me.id}" if config.data_dir else ""
+    lock = claim_data_dir(data_dir) if data_dir else None
+    check_free(me.raft, "raft")
+    check_free(me.grpc, "grpc")
     raft = RaftNode(
         RaftSettings(
             self_address=me.raft,
@@ -91,25 +99,46 @@ def run_replica(config: ClusterConfig, manager_id: str) -> None:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
+    wait_until_stopped(stop, state, me.id)
     logger.info("manager stopping id=%s", me.id)
-    if raft.is_leader and len(config.managers) > 1:
-        raft.transfer_leadership()
-        deadline = time.monotonic() + 2.0
-        while raft.is_leader and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if raft.is_leader:
-            logger.warning(
-                "leadership not handed over id=%s; followers will elect", me.id
-            )
-        else:
-            logger.info("leadership handed over id=%s", me.id)
+    if raft.is_leader and len(state.member_list() or config.managers) > 1:
+        hand_over(raft, me.id)
     if dashboard is not None:
         dashboard.stop()
     server.stop(grace=1.0).wait()
     leader.close()
     raft.close()
+    if lock is not None:
+        lock.close()
     logger.info("manager stopped id=%s", me.id)
+
+
+def wait_until_stopped(stop: threading.Event, state: ClusterState, me: str) -> None:
+    """Returns on a stop signal, or once this replica was removed from the group.
+
+    A removed replica that kept running would call elections that nobody
+    answers, and disturb the group if it were added again.
+    """
+    was_member = False
+    while not stop.wait(1.0):
+        members = [member_id for member_id, _ in state.member_list()]
+        if me in members:
+            was_member = True
+        elif was_member and members:
+            logger.warning("removed from the cluster, stopping id=%s", me)
+            return
+
+
+def hand_over(raft: RaftNode, me: str) -> None:
+    """Gives leadership to another replica before this one stops."""
+    raft.transfer_leadership()
+    deadline = time.monotonic() + 2.0
+    while raft.is_leader and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if raft.is_leader:
+        logger.warning("leadership not handed over id=%s; followers will elect", me)
+    else:
+        logger.info("leadership handed over id=%s", me)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -158,6 +187,9 @@ def main(
     logs.configure(config.log_format, name=manager_id)
     try:
         run_replica(config, manager_id)
+    except ConfigError as exc:
+        logger.error("manager not started id=%s error=%s", manager_id, exc)
+        sys.exit(2)
     except TitanError as exc:
         logger.error("manager failed id=%s error=%s", manager_id, exc)
         sys.exit(1)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from titan_ha._proto import titan_pb2 as pb
-from titan_ha.errors import NoLeader
+from titan_ha.errors import NoLeader, WorkerIdInUse
 from titan_ha.manager.commands import OUTPUT_CHUNK_CHARS, Command, Result
 from titan_ha.manager.convert import spec_to_proto
 from titan_ha.manager.liveness import Liveness
@@ -48,7 +48,9 @@ class Dispatcher:
         liveness: Liveness,
         lease_s: float,
         pulse_interval_s: float,
+        dead_after_s: float,
     ) -> None:
+        self._dead_after_s = dead_after_s
         self._state = state
         self._liveness = liveness
         self._lease_s = lease_s
@@ -86,8 +88,8 @@ class Dispatcher:
 
     def pulse(self, req: pb.PulseRequest) -> pb.PulseReply:
         epoch, propose = self._current()
-        self._liveness.touch(req.worker_id)
         self._register(epoch, propose, req)
+        self._liveness.touch(req.worker_id)
         kill, assignments = self._reconcile(req)
         slots = req.free_slots - len(assignments)
         if not req.draining and slots > 0:
@@ -120,6 +122,16 @@ class Dispatcher:
                 and not worker.dead
             )
             draining = worker is not None and worker.draining
+            live_elsewhere = (
+                worker is not None
+                and not worker.dead
+                and worker.incarnation != req.incarnation
+                and self._liveness.silent_for_s(req.worker_id) < self._dead_after_s
+            )
+        if live_elsewhere:
+            # Two processes with one id would steal each other's attempts.
+            # A restarted worker gets in once its predecessor is reaped.
+            raise WorkerIdInUse(req.worker_id)
         if not known:
             result = propose(
                 {

@@ -11,10 +11,11 @@ from titan_ha.errors import (
     CommitUncertain,
     InvalidRequest,
     NoLeader,
+    NotFound,
     NotLeader,
-    TaskNotFound,
     TitanError,
     Unauthenticated,
+    WorkerIdInUse,
 )
 from titan_ha.models import LEADER_ID_KEY, LEADER_KEY, NO_LEADER_KEY
 
@@ -23,9 +24,10 @@ STATUS_OF: tuple[tuple[type[TitanError], grpc.StatusCode], ...] = (
     (NotLeader, grpc.StatusCode.FAILED_PRECONDITION),
     (NoLeader, grpc.StatusCode.UNAVAILABLE),
     (CommitUncertain, grpc.StatusCode.ABORTED),
-    (TaskNotFound, grpc.StatusCode.NOT_FOUND),
+    (NotFound, grpc.StatusCode.NOT_FOUND),
     (InvalidRequest, grpc.StatusCode.INVALID_ARGUMENT),
     (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+    (WorkerIdInUse, grpc.StatusCode.ALREADY_EXISTS),
 )
 
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 
 from titan_ha.config import ManagerSpec
-from titan_ha.errors import InvalidRequest, NoLeader
+from titan_ha.errors import InvalidRequest, ManagerNotFound, NoLeader
 from titan_ha.manager.leader import LeaderServices
 from titan_ha.manager.raft import RaftNode
 
@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 CHANGE_TIMEOUT_S = 10.0
 HAND_OVER_S = 2.0
+START_GRACE_S = 5.0  # how long a newly started manager may take to answer
 
 
 class Membership:
@@ -35,7 +36,9 @@ class Membership:
         raft: RaftNode,
         leader: LeaderServices,
         members: Callable[[], list[ManagerSpec]],
+        answers: Callable[[ManagerSpec], bool],
     ) -> None:
+        self._answers = answers
         self._me = me
         self._raft = raft
         self._leader = leader
@@ -52,6 +55,11 @@ class Membership:
                     )
                 if member.id != spec.id and spec.raft in (member.raft, member.grpc):
                     raise InvalidRequest(f"{spec.raft} is already used by {member.id}")
+            if not self._answers_soon(spec):
+                raise InvalidRequest(
+                    f"manager {spec.id} does not answer at {spec.grpc}: start it "
+                    "first, with a config that lists it"
+                )
             self._record(epoch, spec)
             if spec.raft not in self._raft.partners():
                 self._raft.change_membership(True, spec.raft, CHANGE_TIMEOUT_S)
@@ -63,19 +71,30 @@ class Membership:
         with self._lock:
             spec = next((m for m in self._members() if m.id == manager_id), None)
             if spec is None:
-                raise InvalidRequest(f"no manager {manager_id!r} in the cluster")
+                raise ManagerNotFound(manager_id)
             if len(self._members()) <= 1:
                 raise InvalidRequest("cannot remove the last manager")
             if spec.id == self._me.id:
                 self._hand_over()
-            if spec.raft in self._raft.partners():
-                self._raft.change_membership(False, spec.raft, CHANGE_TIMEOUT_S)
+            # Forgotten first, while it still receives the log: the removed
+            # replica sees that it is out and stops by itself.
             result = self._leader.propose(
                 {"op": "remove_member", "epoch": epoch, "id": manager_id}
             )
-            if not result.get("ok") and result.get("reason") != "unknown member":
+            if not result.get("ok"):
                 raise InvalidRequest(f"not recorded: {result.get('reason')}")
+            if spec.raft in self._raft.partners():
+                self._raft.change_membership(False, spec.raft, CHANGE_TIMEOUT_S)
             logger.info("manager removed id=%s raft=%s", spec.id, spec.raft)
+
+    def _answers_soon(self, spec: ManagerSpec) -> bool:
+        """True once ``spec`` answers; a manager just started gets a moment."""
+        deadline = time.monotonic() + START_GRACE_S
+        while not self._answers(spec):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
+        return True
 
     def _hand_over(self) -> None:
         """Moves leadership away, so that the new leader removes this replica.

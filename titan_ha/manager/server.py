@@ -82,7 +82,13 @@ class ManagerService(pb_grpc.ManagerServicer):  # type: ignore[misc]
         self._leader = leader
         self._barrier = ReadBarrier(self._propose_barrier)
         self._peers: dict[str, Any] = {}  # grpc address -> stub
-        self._membership = Membership(me, raft, leader, self.members)
+        self._membership = Membership(
+            me,
+            raft,
+            leader,
+            self.members,
+            lambda spec: self._peer_info(spec).role != "unreachable",
+        )
         self._fanout = ThreadPoolExecutor(max_workers=4, thread_name_prefix="peers")
 
     # Leadership -----------------------------------------------------------
@@ -331,7 +337,8 @@ def build_server(service: ManagerService, address: str) -> grpc.Server:
 
     server = grpc.server(
         ThreadPoolExecutor(max_workers=64, thread_name_prefix="grpc"),
-        options=CHANNEL_OPTIONS,
+        # No SO_REUSEPORT: a second manager on the same port must fail to start.
+        options=(*CHANNEL_OPTIONS, ("grpc.so_reuseport", 0)),
     )
     pb_grpc.add_ManagerServicer_to_server(service, server)
     health_servicer = health.HealthServicer()

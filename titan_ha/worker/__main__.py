@@ -63,7 +63,12 @@ def main(
         sys.exit(2)
     logs.configure(log_format, name=worker_id)
     agent = WorkerAgent(
-        AgentSettings(worker_id, concurrency=concurrency, drain_grace_s=drain_grace_s),
+        AgentSettings(
+            worker_id,
+            concurrency=concurrency,
+            drain_grace_s=drain_grace_s,
+            cluster=",".join(sorted(endpoints)),
+        ),
         Client(endpoints, token=token),
         ShellExecutor(),
     )

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 
 from titan_ha._proto import titan_pb2 as pb
 from titan_ha.api.client import Client
-from titan_ha.errors import TitanError
+from titan_ha.errors import TitanError, WorkerIdInUse
 from titan_ha.models import Outcome
 from titan_ha.worker.executors.base import AttemptResult, AttemptSpec, Executor
+from titan_ha.worker.executors.process_tree import INCARNATION_VAR, kill_leftovers
 from titan_ha.worker.output import CapturedOutput
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,9 @@ class AgentSettings:
     drain_grace_s: float = 30.0
     initial_lease_s: float = 4.0
     initial_pulse_interval_s: float = 1.0
+    # Names the cluster in attempt environments, so that a restarted worker
+    # finds its predecessor's leftovers and no other cluster's.
+    cluster: str = ""
 
 
 class WorkerAgent:
@@ -105,8 +109,22 @@ class WorkerAgent:
             self.incarnation,
             self.settings.concurrency,
         )
+        killed = kill_leftovers(self._tag, self.incarnation)
+        if killed:
+            logger.warning(
+                "killed processes left by an earlier run worker_id=%s count=%d",
+                self.settings.worker_id,
+                killed,
+            )
         for thread in self._threads:
             thread.start()
+
+    @property
+    def _tag(self) -> dict[str, str]:
+        return {
+            "TITAN_WORKER_ID": self.settings.worker_id,
+            "TITAN_WORKER_CLUSTER": self.settings.cluster,
+        }
 
     def drain(self) -> None:
         """Stops taking work, lets attempts finish within the grace, then stops.
@@ -169,6 +187,14 @@ class WorkerAgent:
             started = time.monotonic()
             try:
                 reply, free = self._pulse(deadline_s=HOLD_S + 3.0)
+            except WorkerIdInUse as exc:
+                if not failures:
+                    logger.warning(
+                        "%s; waiting until it stops or is declared dead", exc
+                    )
+                failures += 1
+                self._stopped.wait(self._pulse_interval_s)
+                continue
             except TitanError as exc:
                 failures += 1
                 logger.debug("pulse failed failures=%d error=%s", failures, exc)
@@ -275,7 +301,7 @@ class WorkerAgent:
             attempt=assignment.attempt,
             command=assignment.spec.command,
             timeout_s=assignment.spec.timeout_s,
-            env={"TITAN_WORKER_ID": self.settings.worker_id},
+            env={**self._tag, INCARNATION_VAR: self.incarnation},
         )
         logger.info("attempt started task_id=%s attempt=%d", *ref)
         threading.Thread(

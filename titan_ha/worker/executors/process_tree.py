@@ -20,6 +20,7 @@ import psutil
 # the kernel (uninterruptible sleep) and needs a person.
 SIGKILL_WAIT_S = 2.0
 TICK_S = 0.02
+INCARNATION_VAR = "TITAN_WORKER_INCARNATION"
 
 logger = logging.getLogger(__name__)
 
@@ -123,3 +124,26 @@ class ProcessTree:
             # A process that exited meanwhile is what we want anyway.
             with contextlib.suppress(psutil.Error):
                 proc.send_signal(sig)
+
+
+def kill_leftovers(tag: dict[str, str], incarnation: str) -> int:
+    """Kills processes an earlier incarnation of this worker left running.
+
+    A process is a leftover when its environment carries every item of
+    ``tag`` (the worker's id and cluster) and another incarnation. Returns
+    how many were killed.
+    """
+    leftovers = []
+    for proc in psutil.process_iter():
+        try:
+            env = proc.environ()
+        except psutil.Error:
+            continue  # gone, or not ours to read
+        if any(env.get(key) != value for key, value in tag.items()):
+            continue
+        if env.get(INCARNATION_VAR, incarnation) != incarnation:
+            leftovers.append(proc)
+    for proc in leftovers:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    return len(leftovers)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -38,6 +39,12 @@ from titan_ha.worker.executors.process_tree import ProcessTree
 from titan_ha.worker.output import EMPTY_OUTPUT, OutputPipes
 
 logger = logging.getLogger(__name__)
+
+# The shell gets SIGKILL if the worker dies: a killed worker's attempt must
+# not run on unseen while the task is rerun elsewhere. (setpriv comes with
+# util-linux; its exec keeps the pid, so the process tree is unchanged.)
+_SETPRIV = shutil.which("setpriv")
+DIE_WITH_WORKER = (_SETPRIV, "--pdeathsig", "KILL", "--") if _SETPRIV else ()
 
 _TICK_S = 0.02
 
@@ -79,7 +86,7 @@ class ShellExecutor:
         started_at = time.time()
         try:
             proc = subprocess.Popen(
-                ["/bin/sh", "-c", spec.command],
+                [*DIE_WITH_WORKER, "/bin/sh", "-c", spec.command],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
