@@ -34,12 +34,17 @@ LINT_DIRS := $(wildcard titan_ha tests jepsen_like examples)
 bench: build
 	$(PY) tests/bench/run.py
 
+chaos: build
+	$(PY) -m jepsen_like run --managers 3 --workers 3 --duration 300 \
+		--nemesis kill-leader,pause-leader,kill-worker,pause-worker,restart-all \
+		--seed $${SEED:-1} --out jepsen_like/runs/chaos-$$(date +%Y%m%d-%H%M%S)-seed$${SEED:-1}
+
 lint: build
 	$(VENV)/bin/ruff check $(LINT_DIRS)
 	$(VENV)/bin/ruff format --check $(LINT_DIRS)
 
 vet: build
-	$(VENV)/bin/mypy titan_ha
+	$(VENV)/bin/mypy titan_ha jepsen_like
 
 clean:
 	rm -rf $(VENV) bin .titan

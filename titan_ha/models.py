@@ -59,6 +59,13 @@ OUTPUT_MARKER = "\n…[titan: {skipped} bytes of output skipped]…\n"
 # whose attempts keep killing (or losing) their worker fails after this many.
 MAX_WORKER_LOST = 3
 
+# A command travels inside one Raft entry and becomes one exec argument:
+# longer ones belong in a script.
+MAX_COMMAND_BYTES = 32 * 1024
+
+# Idempotency keys the client makes up for retries (the user gave none).
+AUTO_KEY_PREFIX = "auto-"
+
 # gRPC messages carry at most two capped streams plus metadata.
 GRPC_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 

@@ -31,7 +31,7 @@ from titan_ha.errors import (
     TitanError,
     Unreachable,
 )
-from titan_ha.models import GRPC_MAX_MESSAGE_BYTES
+from titan_ha.models import AUTO_KEY_PREFIX, GRPC_MAX_MESSAGE_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class Client:
         The same idempotency key is sent on every retry, so a submit whose
         first answer was lost creates one task, not two.
         """
-        key = idempotency_key or uuid.uuid4().hex
+        key = idempotency_key or AUTO_KEY_PREFIX + uuid.uuid4().hex
         reply: pb.SubmitReply = self.call(
             "Submit", pb.SubmitRequest(spec=spec.to_proto(key)), deadline_s=deadline_s
         )
@@ -244,7 +244,12 @@ class Client:
                                 f"no manager reachable at {','.join(self._endpoints)} "
                                 f"(last: {error})"
                             )
-                        if not isinstance(error, NotLeader):
+                        # A manager's word that no leader exists says more
+                        # than another endpoint's silence: keep it.
+                        if not isinstance(error, NotLeader) and not (
+                            isinstance(last_error, NoLeader)
+                            and isinstance(error, Unreachable)
+                        ):
                             last_error = error
                         if hop is None:
                             break

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from titan_ha._proto import titan_pb2 as pb
+from titan_ha.models import AUTO_KEY_PREFIX
 
 
 def iso(ts: float) -> str | None:
@@ -14,6 +15,11 @@ def iso(ts: float) -> str | None:
     if not ts:
         return None
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+
+
+def user_key(key: str) -> str | None:
+    """The idempotency key the user gave, None for one the client made up."""
+    return None if not key or key.startswith(AUTO_KEY_PREFIX) else key
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,7 @@ class AttemptView:
             "signal": self.signal,
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
+            "error": self.error or None,
         }
 
 
@@ -100,6 +107,7 @@ class TaskView:
     stdout_truncated: bool
     stderr_truncated: bool
     attempts: tuple[AttemptView, ...]
+    attempt_count: int = 0
 
     @property
     def is_final(self) -> bool:
@@ -114,7 +122,7 @@ class TaskView:
             docker_image=t.spec.docker_image or None,
             timeout_s=t.spec.timeout_s,
             max_retries=t.spec.max_retries,
-            idempotency_key=t.spec.idempotency_key or None,
+            idempotency_key=user_key(t.spec.idempotency_key),
             submitted_at=t.submitted_at,
             finished_at=t.finished_at,
             worker_id=t.worker_id or None,
@@ -127,6 +135,7 @@ class TaskView:
             stdout_truncated=t.stdout_truncated,
             stderr_truncated=t.stderr_truncated,
             attempts=tuple(AttemptView.from_proto(a) for a in t.attempts),
+            attempt_count=t.attempt_count or len(t.attempts),
         )
 
     def to_json(self, with_output: bool = True) -> dict[str, Any]:
@@ -166,12 +175,13 @@ class ManagerView:
     applied_index: int
 
     def to_json(self) -> dict[str, Any]:
+        known = self.role != "unreachable"
         return {
             "id": self.id,
             "grpc": self.grpc,
             "role": self.role,
-            "commit_index": self.commit_index,
-            "applied_index": self.applied_index,
+            "commit_index": self.commit_index if known else None,
+            "applied_index": self.applied_index if known else None,
         }
 
 

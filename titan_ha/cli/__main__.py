@@ -13,6 +13,9 @@ from titan_ha.cli.main import cli
 def run() -> None:
     try:
         code = cli.main(prog_name="titan", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
+        sys.exit(0)
     except click.UsageError as exc:
         hint = f" (see 'titan {exc.ctx.info_name} --help')" if exc.ctx else ""
         if exc.ctx and exc.ctx.parent is None:

@@ -8,6 +8,7 @@ successful, 2 usage, 3 no manager or no leader reachable, 4 unauthenticated,
 
 from __future__ import annotations
 
+import math
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -29,10 +30,21 @@ from titan_ha.errors import (
     Unauthenticated,
     Unreachable,
 )
+from titan_ha.models import AUTO_KEY_PREFIX, MAX_COMMAND_BYTES
 
 DEFAULT_CONFIG = Path("~/.config/titan/config.toml").expanduser()
 DEFAULT_MANAGERS = "127.0.0.1:50051"
 DEADLINE_S = 2.5
+LOG_FIELDS = (
+    "id",
+    "state",
+    "stdout",
+    "stderr",
+    "stdout_bytes",
+    "stderr_bytes",
+    "stdout_truncated",
+    "stderr_truncated",
+)
 EXIT_CODES: tuple[tuple[type[TitanError], int], ...] = (
     (ConfigError, 2),
     (InvalidRequest, 2),
@@ -41,6 +53,8 @@ EXIT_CODES: tuple[tuple[type[TitanError], int], ...] = (
     (Unauthenticated, 4),
     (NotFound, 5),
 )
+MAX_MEMORY_BYTES = 1024**4
+MAX_TIMEOUT_S = 365 * 24 * 3600.0
 MEMORY_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 
@@ -121,7 +135,10 @@ def cli(
     listed = file.get("managers")
     if isinstance(listed, list):
         listed = ",".join(str(m) for m in listed)
-    endpoints = parse_endpoints(managers or env.managers or listed or DEFAULT_MANAGERS)
+    chosen = next(
+        (m for m in (managers, env.managers, listed) if m is not None), DEFAULT_MANAGERS
+    )
+    endpoints = parse_endpoints(chosen)
     ctx.obj = Session(endpoints, token or env.token or file.get("token"), debug)
 
 
@@ -135,7 +152,10 @@ def parse_memory(text: str | None) -> int:
         raise click.BadParameter(
             f"{text!r} is not a size like 64m or 1g", param_hint="--memory"
         )
-    return int(number) * MEMORY_UNITS[unit]
+    size = int(number) * MEMORY_UNITS[unit]
+    if size > MAX_MEMORY_BYTES:
+        raise click.BadParameter(f"{text!r} is over 1 TiB", param_hint="--memory")
+    return size
 
 
 def finish_with(task: TaskView, as_json: bool) -> NoReturn:
@@ -151,18 +171,18 @@ def finish_with(task: TaskView, as_json: bool) -> NoReturn:
 @click.option(
     "--timeout",
     "timeout_s",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(min=0, max=MAX_TIMEOUT_S),
     default=0.0,
     help="Seconds before the attempt is killed (0: none).",
 )
 @click.option(
     "--max-retries",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=1000),
     default=0,
     help="Retries after a failure: at most N+1 attempts.",
 )
 @click.option("--docker", "docker_image", default="", help="Run in this Docker image.")
-@click.option("--cpus", type=click.FloatRange(min=0), default=0.0)
+@click.option("--cpus", type=click.FloatRange(min=0, max=1024), default=0.0)
 @click.option("--memory", default=None, help="Memory limit, e.g. 64m.")
 @click.option("--network", type=click.Choice(["none", "bridge"]), default=None)
 @click.option(
@@ -187,8 +207,7 @@ def submit(
     as_json: bool,
 ) -> None:
     """Submit a task; prints its id."""
-    if not command.strip():
-        raise click.BadParameter("must not be empty", param_hint="--command")
+    check_submission(command, timeout_s, idempotency_key)
     spec = TaskSpec(
         command=command,
         timeout_s=timeout_s,
@@ -204,7 +223,28 @@ def submit(
     if not wait:
         click.echo(task_id)
         return
+    # Said first, so that an interrupted wait still leaves the id behind.
+    render.err.print(f"task {task_id} submitted; waiting", highlight=False)
     finish_with(session.client.wait(task_id), as_json)
+
+
+def check_submission(command: str, timeout_s: float, key: str | None) -> None:
+    """Refuses, as usage errors, submissions the cluster would refuse."""
+    if not command.strip():
+        raise click.BadParameter("must not be empty", param_hint="--command")
+    size = len(command.encode())
+    if size > MAX_COMMAND_BYTES:
+        raise click.BadParameter(
+            f"is {size} bytes; at most {MAX_COMMAND_BYTES} (use a script)",
+            param_hint="--command",
+        )
+    if not math.isfinite(timeout_s):
+        raise click.BadParameter("must be a finite number", param_hint="--timeout")
+    if key is not None and (not key or key.startswith(AUTO_KEY_PREFIX)):
+        raise click.BadParameter(
+            f"must be non-empty and not start with {AUTO_KEY_PREFIX!r}",
+            param_hint="--idempotency-key",
+        )
 
 
 @cli.command()
@@ -283,22 +323,32 @@ def wait(
 @cli.command()
 @click.option("--id", "task_id", required=True)
 @click.option("--follow", is_flag=True, help="Wait for the task to end first.")
+@click.option("--json", "as_json", is_flag=True, help="Both streams as one object.")
 @click.pass_obj
-def logs(session: Session, task_id: str, follow: bool) -> None:
+def logs(session: Session, task_id: str, follow: bool, as_json: bool) -> None:
     """Print a task's stdout (to stdout) and stderr (to stderr)."""
     task = session.client.get(task_id, deadline_s=DEADLINE_S)
     if follow and not task.is_final:
         task = session.client.wait(task_id)
+    if as_json:
+        data = task.to_json()
+        render.as_json({key: data[key] for key in LOG_FIELDS})
+        return
     sys.stdout.write(task.stdout)
     sys.stderr.write(task.stderr)
 
 
 @cli.command()
 @click.option("--id", "task_id", required=True)
+@click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def cancel(session: Session, task_id: str) -> None:
+def cancel(session: Session, task_id: str, as_json: bool) -> None:
     """Cancel a pending or running task; prints its new state."""
-    click.echo(session.client.cancel(task_id, deadline_s=DEADLINE_S))
+    state = session.client.cancel(task_id, deadline_s=DEADLINE_S)
+    if as_json:
+        render.as_json({"id": task_id, "state": state})
+    else:
+        click.echo(state)
 
 
 @cli.group()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from titan_ha.api.views import ClusterStatus, TaskView
 
@@ -71,7 +71,7 @@ def task_detail(task: TaskView) -> None:
     out.print(table)
     if task.attempts:
         attempts = Table(
-            "#", "worker", "outcome", "exit", "signal", "started", "finished"
+            "#", "worker", "outcome", "exit", "signal", "started", "finished", "error"
         )
         for a in task.attempts:
             attempts.add_row(
@@ -82,6 +82,7 @@ def task_detail(task: TaskView) -> None:
                 a.signal or "-",
                 when(a.started_at),
                 when(a.finished_at),
+                a.error or "-",
             )
         out.print(attempts)
     for name, text, total, cut in (
@@ -95,14 +96,22 @@ def task_detail(task: TaskView) -> None:
 
 
 def task_table(tasks: list[TaskView]) -> None:
-    table = Table("id", "state", "command", "attempts", "exit", "worker", "submitted")
+    table = Table(
+        Column("id", no_wrap=True, min_width=16),
+        "state",
+        "command",
+        "attempts",
+        "exit",
+        "worker",
+        "submitted",
+    )
     for t in tasks:
         command = t.command if len(t.command) <= 40 else t.command[:39] + "…"
         table.add_row(
             t.id,
             styled(t.state),
             command,
-            str(len(t.attempts) or "-"),
+            str(t.attempt_count or "-"),
             "-" if t.exit_code is None else str(t.exit_code),
             t.worker_id or "-",
             when(t.submitted_at),

@@ -65,6 +65,7 @@ def task_to_proto(task: TaskRecord, with_output: bool = True) -> pb.Task:
         stderr_bytes=task.stderr.total_bytes,
         stdout_truncated=task.stdout.truncated,
         stderr_truncated=task.stderr.truncated,
+        attempt_count=len(task.attempts),
     )
     if with_output:
         message.stdout = task.stdout.text

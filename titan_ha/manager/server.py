@@ -37,7 +37,7 @@ from titan_ha.manager.raft import RaftNode
 from titan_ha.manager.reads import ReadBarrier
 from titan_ha.manager.state import ClusterState
 from titan_ha.manager.state_tasks import parse_spec
-from titan_ha.models import GRPC_MAX_MESSAGE_BYTES, TaskState
+from titan_ha.models import GRPC_MAX_MESSAGE_BYTES, MAX_COMMAND_BYTES, TaskState
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +137,11 @@ class ManagerService(pb_grpc.ManagerServicer):  # type: ignore[misc]
         problem = parse_spec(spec)
         if isinstance(problem, str):
             raise InvalidRequest(problem)
+        size = len(request.spec.command.encode())
+        if size > MAX_COMMAND_BYTES:
+            raise InvalidRequest(
+                f"command is {size} bytes; at most {MAX_COMMAND_BYTES} (use a script)"
+            )
         self._require_leader()
         result = self._leader.propose(
             {
@@ -188,6 +193,9 @@ class ManagerService(pb_grpc.ManagerServicer):  # type: ignore[misc]
         self, request: pb.CancelRequest, context: grpc.ServicerContext
     ) -> pb.CancelReply:
         self._require_leader()
+        with self._state.lock:
+            if request.task_id not in self._state.tasks:
+                raise TaskNotFound(request.task_id)
         result = self._leader.propose(
             {"op": "cancel", "task_id": request.task_id, "now": time.time()}
         )

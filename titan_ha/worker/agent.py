@@ -222,9 +222,9 @@ class WorkerAgent:
             )
             if free:
                 self._open_offers += 1
-        # A held Pulse counts against the lease of what runs here (see
-        # `_last_contact`), so it is held only briefly then.
-        hold_s = min(HOLD_S, self._lease_s / 4) if running else HOLD_S
+        # A held Pulse counts against the lease (see `_last_contact`), both of
+        # what runs here and of what its answer may bring: hold it briefly.
+        hold_s = min(HOLD_S, self._lease_s / 4)
         request = pb.PulseRequest(
             worker_id=self.settings.worker_id,
             incarnation=self.incarnation,
@@ -244,6 +244,17 @@ class WorkerAgent:
             self._last_contact = max(self._last_contact, started)
             self._lease_s = reply.lease_s or self._lease_s
             self._pulse_interval_s = reply.pulse_interval_s or self._pulse_interval_s
+            late_s = time.monotonic() - started
+            if late_s > self._lease_s and reply.assignments:
+                # This process was frozen with the answer in flight: the
+                # leader may have reaped us and given these attempts to
+                # another worker meanwhile. Starting them now could overlap.
+                logger.warning(
+                    "stale assignments dropped count=%d late_s=%.1f",
+                    len(reply.assignments),
+                    late_s,
+                )
+                del reply.assignments[:]
             self._apply_reply(reply)
         finally:
             if free:

@@ -294,6 +294,7 @@ def test_task_is_the_get_shape_with_attempts_and_output(http: TestClient) -> Non
                 "signal": None,
                 "started_at": "2023-11-14T22:13:20.500+00:00",
                 "finished_at": "2023-11-14T22:13:21.500+00:00",
+                "error": None,
             }
         ],
     }

@@ -201,7 +201,7 @@ def test_drain_is_announced_at_once_and_runs_what_was_already_assigned(
     assert [(r.task_id, r.outcome) for r in leader.reports] == [("t1", "SUCCEEDED")]
 
 
-def test_pulse_is_held_briefly_while_attempts_run(
+def test_pulse_is_held_for_a_quarter_of_the_lease_at_most(
     start_agent: Callable[..., WorkerAgent],
 ) -> None:
     leader = FakeLeader(first_then(reply(assignment("t1")), reply()))
@@ -213,5 +213,7 @@ def test_pulse_is_held_briefly_while_attempts_run(
 
     idle = leader.pulses[0]
     busy = next(p for p in leader.pulses if p.running)
-    assert (idle.free_slots, idle.wait_s) == (2, 2.0)
-    assert (busy.free_slots, busy.wait_s) == (1, LEASE_S / 4)
+    # An answer held longer could arrive after the lease it starts from; the
+    # first Pulse goes out before any leader has said what the lease is.
+    assert (idle.free_slots, idle.wait_s) == (2, 1.0)
+    assert (busy.free_slots, busy.wait_s) == (1, min(2.0, LEASE_S / 4))

@@ -1,0 +1,171 @@
+"""Checkers on hand-made runs: each sees the fault it is for, and only that."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jepsen_like.checkers.base import RunData
+from jepsen_like.checkers.executions import check_duplicates
+from jepsen_like.checkers.queue import check_idempotency, check_lost
+from jepsen_like.checkers.reads import check_monotonic_reads
+from jepsen_like.history import Op
+from jepsen_like.observe import FinalState
+from jepsen_like.witness import Execution, WitnessLog
+from jepsen_like.workload import TaskPlan
+
+PLAN = TaskPlan("n1", "key-n1", "quick", sleep_s=0.1)
+
+
+def submit(t: float, task_id: str, key: str = "key-n1", kind: str = "ok") -> Op:
+    plan = {**PLAN.to_json(), "key": key, "nonce": key.removeprefix("key-")}
+    result = {"task_id": task_id, "existed": False} if kind == "ok" else {}
+    return Op(0, "submit", kind, t, t + 0.01, {"plan": plan, "key": key}, result)
+
+
+def read(t0: float, t1: float, task_id: str, state: str, attempts: int) -> Op:
+    result = {
+        "task_id": task_id,
+        "found": True,
+        "state": state,
+        "attempts": attempts,
+        "ended": attempts if state != "RUNNING" else attempts - 1,
+    }
+    return Op(1, "read", "ok", t0, t1, {"task_id": task_id}, result)
+
+
+def task(
+    task_id: str, state: str, attempts: list[str], key: str = "key-n1"
+) -> dict[str, Any]:
+    return {
+        "id": task_id,
+        "state": state,
+        "idempotency_key": key,
+        "max_retries": 0,
+        "attempts": [
+            {
+                "number": i + 1,
+                "worker_id": "w1",
+                "outcome": outcome,
+                "exit_code": 0,
+                "started_at": 0.0,
+                "finished_at": 0.0,
+            }
+            for i, outcome in enumerate(attempts)
+        ],
+    }
+
+
+def run_data(
+    ops: list[Op], tasks: list[dict[str, Any]], executions: tuple[Execution, ...] = ()
+) -> RunData:
+    return RunData(
+        out=Path("."),
+        meta={
+            "config": {"worker_scope": "tree", "dead_after_s": 3.0},
+            "clock": {"mono0": 0.0, "wall0": 0.0, "uptime0": 0.0},
+            "end_t": 100.0,
+        },
+        ops=ops,
+        witness=WitnessLog({e.key: e for e in executions}),
+        nemesis=[],
+        final=FinalState(tasks={t["id"]: t for t in tasks}, drained=True),
+    )
+
+
+def test_acknowledged_task_missing_at_the_end_is_lost() -> None:
+    data = run_data(
+        [submit(1.0, "t1"), submit(2.0, "t2", key="key-n2")],
+        [task("t1", "SUCCEEDED", ["SUCCEEDED"])],
+    )
+    result = check_lost(data)
+    assert result.valid is False
+    assert result.counts["lost"] == 1
+    assert result.examples[0]["task_id"] == "t2"
+
+
+def test_indeterminate_submit_may_or_may_not_exist() -> None:
+    data = run_data([submit(1.0, "", kind="info")], [])
+    assert check_lost(data).valid is True
+
+
+def test_two_tasks_for_one_key_break_idempotency() -> None:
+    data = run_data(
+        [submit(1.0, "t1"), submit(2.0, "t2")],
+        [
+            task("t1", "SUCCEEDED", ["SUCCEEDED"]),
+            task("t2", "SUCCEEDED", ["SUCCEEDED"]),
+        ],
+    )
+    result = check_idempotency(data)
+    assert result.valid is False
+    assert result.examples[0] == {
+        "key": "key-n1",
+        "task_ids": ["t1", "t2"],
+        "why": "one key, many tasks",
+    }
+
+
+def test_overlapping_runs_of_one_task_are_concurrent_duplicates() -> None:
+    runs = (
+        Execution("t1", 1, "w1", 10, "n1", 1.0, 5.0, 143),
+        Execution("t1", 2, "w2", 11, "n1", 3.0, 6.0, 0),
+    )
+    data = run_data(
+        [submit(0.5, "t1")],
+        [task("t1", "SUCCEEDED", ["WORKER_LOST", "SUCCEEDED"])],
+        runs,
+    )
+    result = check_duplicates(data)
+    assert result.valid is False
+    assert result.counts["concurrent"] == 1
+
+
+def test_a_rerun_after_a_lost_attempt_is_a_sequential_duplicate() -> None:
+    runs = (
+        Execution("t1", 1, "w1", 10, "n1", 1.0, 2.0, 143),
+        Execution("t1", 2, "w2", 11, "n1", 3.0, 4.0, 0),
+    )
+    data = run_data(
+        [submit(0.5, "t1")],
+        [task("t1", "SUCCEEDED", ["WORKER_LOST", "SUCCEEDED"])],
+        runs,
+    )
+    result = check_duplicates(data)
+    assert result.valid is True
+    assert (result.counts["sequential"], result.counts["concurrent"]) == (1, 0)
+
+
+def test_a_run_after_a_reported_success_is_invalid() -> None:
+    runs = (
+        Execution("t1", 1, "w1", 10, "n1", 1.0, 2.0, 0),
+        Execution("t1", 1, "w2", 11, "n1", 3.0, 4.0, 0),
+    )
+    data = run_data([submit(0.5, "t1")], [task("t1", "SUCCEEDED", ["SUCCEEDED"])], runs)
+    assert check_duplicates(data).counts["after_success"] == 1
+
+
+def test_a_read_that_goes_back_in_time_is_caught() -> None:
+    ops = [
+        submit(0.0, "t1"),
+        read(1.0, 1.1, "t1", "SUCCEEDED", 1),
+        read(2.0, 2.1, "t1", "RUNNING", 1),
+    ]
+    result = check_monotonic_reads(
+        run_data(ops, [task("t1", "SUCCEEDED", ["SUCCEEDED"])])
+    )
+    assert result.valid is False
+    assert result.counts["went_backwards"] == 1
+    assert result.counts["final_state_changed"] == 1
+
+
+def test_concurrent_reads_may_see_either_state() -> None:
+    ops = [
+        submit(0.0, "t1"),
+        read(1.0, 3.0, "t1", "SUCCEEDED", 1),
+        read(2.0, 2.5, "t1", "RUNNING", 1),
+    ]
+    result = check_monotonic_reads(
+        run_data(ops, [task("t1", "SUCCEEDED", ["SUCCEEDED"])])
+    )
+    assert result.valid is True

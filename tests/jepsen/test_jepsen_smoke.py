@@ -1,0 +1,98 @@
+"""The harness end to end: a fixed-seed run under every nemesis must be valid,
+and a deliberately broken build must be caught by the matching checker."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]  # where `python -m jepsen_like` runs
+ALL_NEMESES = "kill-leader,pause-leader,kill-worker,pause-worker,restart-all"
+
+
+def harness(*args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "jepsen_like", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+def results(out: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((out / "results.json").read_text())
+    return data
+
+
+def counts(summary: dict[str, Any], checker: str) -> dict[str, Any]:
+    found: dict[str, Any] = summary["checkers"][checker]["counts"]
+    return found
+
+
+def test_fixed_seed_run_under_every_nemesis_is_valid(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    run = harness(
+        "run",
+        "--duration=60",
+        "--seed=42",
+        f"--nemesis={ALL_NEMESES}",
+        f"--out={out}",
+        timeout_s=300,
+    )
+    print(run.stdout, run.stderr)
+    summary = results(out)
+    assert counts(summary, "nemesis")["started"] >= 5
+    assert counts(summary, "lost")["acknowledged"] >= 50
+    assert counts(summary, "lost")["lost"] == 0
+    assert counts(summary, "lost")["unfinished"] == 0
+    assert counts(summary, "phantom")["phantom_tasks"] == 0
+    assert counts(summary, "duplicates")["concurrent"] == 0
+    assert counts(summary, "duplicates")["after_success"] == 0
+    assert counts(summary, "leaks")["leaked_processes"] == 0
+    assert counts(summary, "leaks")["late_children"] == 0
+    assert (out / "report.html").exists()
+    assert (out / "timeline.png").stat().st_size > 10_000
+    assert run.stdout.startswith("jepsen_like: VALID"), summary["verdict"]
+    assert run.returncode == 0
+
+
+def test_broken_idempotency_is_reported_with_examples(tmp_path: Path) -> None:
+    out = tmp_path / "broken"
+    run = harness(
+        "run",
+        "--duration=12",
+        "--seed=7",
+        "--reuse-ratio=0.3",
+        "--test-faults=no-idempotency",
+        f"--out={out}",
+        timeout_s=120,
+    )
+    summary = results(out)
+    idempotency = summary["checkers"]["idempotency"]
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "idempotency" in summary["verdict"]["invalid"]
+    assert idempotency["valid"] is False
+    assert idempotency["counts"]["keys_with_many_tasks"] > 0
+    example = idempotency["examples"][0]
+    assert example["key"].startswith("key-")
+    assert len(example["task_ids"]) > 1
+    # The broken build loses nothing; only the idempotency checker objects.
+    assert summary["checkers"]["lost"]["valid"] is True
+
+
+def test_partition_nemesis_is_refused_in_one_line(tmp_path: Path) -> None:
+    run = harness(
+        "run", "--nemesis=partition-leader", f"--out={tmp_path}", timeout_s=30
+    )
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1
+    assert "partition-leader is not implemented" in run.stderr
