@@ -24,7 +24,7 @@ proto: $(STAMP)
 	$(PY) -m titan_ha.protogen $(PROTO_OUT)
 
 run: build
-	$(PY) -m titan_ha.local_cluster --config configs/ha-local.toml --state-dir .titan
+	$(PY) -m titan_ha.devrun --config configs/ha-local.toml --state-dir .titan
 
 test: build
 	$(PY) -m pytest -q -ra

@@ -16,10 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-import click
-
 from titan_ha.config import ClusterConfig, ManagerSpec
-from titan_ha.errors import ConfigError
 
 
 def free_ports(count: int) -> list[int]:
@@ -92,6 +89,8 @@ class LocalCluster:
         self.data_dir = state_dir / "data" if data else None
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.commands: dict[str, list[str]] = {}
+        self.pid_dir = state_dir / "pids"
         self._lock = threading.Lock()
 
     @property
@@ -114,7 +113,14 @@ class LocalCluster:
         log.close()
         with self._lock:
             self.processes[name] = process
+            self.commands[name] = args
+        self.pid_dir.mkdir(exist_ok=True)
+        (self.pid_dir / f"{name}.pid").write_text(f"{process.pid}\n")
         return process
+
+    def restart(self, name: str) -> subprocess.Popen[bytes]:
+        """Starts ``name`` again with the arguments it was last started with."""
+        return self._spawn(name, self.commands[name])
 
     def start_manager(
         self, manager_id: str, config_path: Path | None = None, name: str | None = None
@@ -133,11 +139,11 @@ class LocalCluster:
         args = ["titan_ha.worker", "--id", worker_id, "--managers", self.endpoints]
         return self._spawn(name or worker_id, [*args, *extra])
 
-    def start(self, workers: int = 2) -> None:
+    def start(self, workers: int = 2, *worker_args: str) -> None:
         for spec in self.config.managers:
             self.start_manager(spec.id)
         for i in range(workers):
-            self.start_worker(f"worker-{i + 1:02d}")
+            self.start_worker(f"worker-{i + 1:02d}", *worker_args)
 
     def signal(self, name: str, signum: int) -> None:
         process = self.processes[name]
@@ -154,73 +160,25 @@ class LocalCluster:
         return process is not None and process.poll() is None
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """SIGTERM everything (workers first), then SIGKILL what is left."""
+        """SIGTERM the workers, then the managers; SIGKILL what outlives it.
+
+        Workers go first, while a leader can still take their last reports.
+        """
         with self._lock:
             processes = dict(self.processes)
-        order = sorted(
-            processes, key=lambda n: n in {m.id for m in self.config.managers}
-        )
-        for name in order:
-            with contextlib.suppress(ProcessLookupError):
-                processes[name].send_signal(signal.SIGCONT)
-                processes[name].terminate()
+        managers = {m.id for m in self.config.managers}
         deadline = time.monotonic() + timeout_s
-        for process in processes.values():
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-@click.command()
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(exists=True, dir_okay=False),
-    default="configs/ha-local.toml",
-    show_default=True,
-)
-@click.option(
-    "--state-dir", type=click.Path(file_okay=False), default=".titan", show_default=True
-)
-@click.option("--workers", type=click.IntRange(0, 64), default=2, show_default=True)
-def main(config_path: str, state_dir: str, workers: int) -> None:
-    """Run a local HA cluster in the foreground until Ctrl-C."""
-    try:
-        cluster = LocalCluster(Path(config_path), Path(state_dir))
-    except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    cluster.start(workers)
-    click.echo(
-        f"Titan HA: {len(cluster.config.managers)} managers, {workers} workers "
-        f"(logs in {cluster.log_dir}/, state in {cluster.data_dir}/)"
-    )
-    for spec in cluster.config.managers:
-        dashboard = f"  dashboard http://{spec.dashboard}/" if spec.dashboard else ""
-        click.echo(
-            f"  manager {spec.id}: grpc {spec.grpc}  raft {spec.raft}{dashboard}"
-        )
-    click.echo(f"\n  export TITAN_MANAGERS={cluster.endpoints}")
-    click.echo('  bin/titan submit --command "echo hello"\n  bin/titan status\n')
-    click.echo("Ctrl-C stops everything.")
-    while not stop.wait(0.5):
-        for name, process in list(cluster.processes.items()):
-            if process.poll() is not None:
-                click.echo(
-                    f"{name} exited with code {process.returncode}; "
-                    f"see {cluster.log_dir}/{name}.log",
-                    err=True,
-                )
-                del cluster.processes[name]
-    click.echo("stopping…")
-    cluster.stop()
-    click.echo("stopped.")
-
-
-if __name__ == "__main__":
-    main()
+        for group in (
+            [n for n in processes if n not in managers],
+            [n for n in processes if n in managers],
+        ):
+            for name in group:
+                with contextlib.suppress(ProcessLookupError):
+                    processes[name].send_signal(signal.SIGCONT)
+                    processes[name].terminate()
+            for name in group:
+                try:
+                    processes[name].wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    processes[name].kill()
+                    processes[name].wait()
