@@ -30,7 +30,7 @@ class Harness:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
-                status = self.client.status(deadline_s=1.0)
+                status = self.client.status(deadline_s=2.0)
                 if status.leader and self.cluster.alive(status.leader):
                     return status.leader
             except TitanError:

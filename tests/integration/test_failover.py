@@ -184,3 +184,24 @@ def test_fifty_cli_submits_across_a_leader_kill_make_fifty_tasks(
     finals = [harness.client.wait(task_id, timeout_s=60) for task_id in printed]
     assert [t.stdout for t in finals] == [f"{n}\n" for n in range(50)]
     assert {t.state for t in finals} == {"SUCCEEDED"}
+
+
+def test_a_paused_first_endpoint_costs_one_timeout_not_one_per_call(
+    cluster_factory: Callable[..., Harness],
+) -> None:
+    harness = cluster_factory(workers=0)
+    harness.leader()
+    harness.cluster.signal("m1", signal.SIGSTOP)  # first in the endpoint list
+    try:
+        durations = []
+        for n in range(6):
+            started = time.monotonic()
+            harness.client.submit(TaskSpec(command=f"echo {n}"), deadline_s=10)
+            durations.append(time.monotonic() - started)
+        # The first submit may wait for the timeout and an election; the
+        # client then tries m1 last, so the others do not wait for it again.
+        assert max(durations[2:]) < 0.5, durations
+        status = harness.client.status(deadline_s=3.0)
+        assert status.leader in ("m2", "m3")
+    finally:
+        harness.cluster.signal("m1", signal.SIGCONT)

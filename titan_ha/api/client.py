@@ -45,6 +45,7 @@ CHANNEL_OPTIONS = (
     ("grpc.enable_retries", 0),
 )
 MAX_REDIRECTS = 4
+SUSPECT_S = 5.0
 
 
 class Client:
@@ -72,6 +73,8 @@ class Client:
         self._lock = threading.Lock()
         self._stubs: dict[str, tuple[grpc.Channel, pb_grpc.ManagerStub]] = {}
         self._leader: str | None = None
+        # Endpoints that just failed to answer, until when to try them last.
+        self._suspects: dict[str, float] = {}
 
     # The public calls --------------------------------------------------------
     def submit(
@@ -257,6 +260,7 @@ class Client:
                         continue
                     with self._lock:
                         self._leader = endpoint
+                        self._suspects.pop(endpoint, None)
                     return reply
             round_number += 1
             pause = min(0.05 * 2**round_number, 0.5) * random.uniform(0.5, 1.0)
@@ -278,10 +282,15 @@ class Client:
             raise translate(rpc_error, endpoint) from None
 
     def _candidates(self) -> list[str]:
+        """The remembered leader, then the endpoints; recently silent ones last."""
+        now = time.monotonic()
         with self._lock:
             leader = self._leader
-        first = [leader] if leader else []
-        return list(dict.fromkeys(first + self._endpoints))
+            suspects = {e for e, until in self._suspects.items() if until > now}
+        ordered = list(dict.fromkeys(([leader] if leader else []) + self._endpoints))
+        return [e for e in ordered if e not in suspects] + [
+            e for e in ordered if e in suspects
+        ]
 
     def _next_hop(self, error: TitanError, endpoint: str, redirects: int) -> str | None:
         """Where to go after ``error`` at ``endpoint``; None: the next endpoint."""
@@ -292,6 +301,8 @@ class Client:
         with self._lock:
             if self._leader == endpoint:
                 self._leader = None
+            if isinstance(error, Unreachable):
+                self._suspect(endpoint)
         if isinstance(error, NoLeader | Unreachable | CommitUncertain):
             return None
         raise error
@@ -313,7 +324,7 @@ class Client:
 
     def _any_replica_status(self) -> pb.StatusReply:
         """Status from the first replica that answers, leader or not."""
-        for endpoint in self._endpoints:
+        for endpoint in self._candidates():
             try:
                 reply: pb.StatusReply = self._invoke(
                     endpoint,
@@ -324,9 +335,18 @@ class Client:
                 return reply
             except grpc.RpcError as rpc_error:
                 if rpc_error.code() in UNREACHABLE_CODES:
+                    with self._lock:
+                        self._suspect(endpoint)
                     continue
                 raise translate(rpc_error, endpoint) from None
         raise Unreachable("no manager answered")
+
+    def _suspect(self, endpoint: str) -> None:
+        """Tries ``endpoint`` last for a while; call with the lock held.
+
+        Each call would otherwise spend its timeout on it again.
+        """
+        self._suspects[endpoint] = time.monotonic() + SUSPECT_S
 
 
 def _members(reply: pb.MembershipReply) -> list[dict[str, str]]:
