@@ -12,7 +12,6 @@ own: a Pulse that hangs (a paused or partitioned leader) cannot delay it.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 import uuid
@@ -23,9 +22,9 @@ from titan_ha._proto import titan_pb2 as pb
 from titan_ha.api.client import Client
 from titan_ha.errors import TitanError, WorkerIdInUse
 from titan_ha.models import Outcome
-from titan_ha.worker.executors.base import AttemptResult, AttemptSpec, Executor
+from titan_ha.worker.executors.base import AttemptSpec, Executor
 from titan_ha.worker.executors.process_tree import INCARNATION_VAR, kill_leftovers
-from titan_ha.worker.output import CapturedOutput
+from titan_ha.worker.reports import backoff_s, cannot_run, report_request
 
 logger = logging.getLogger(__name__)
 
@@ -198,7 +197,7 @@ class WorkerAgent:
             except TitanError as exc:
                 failures += 1
                 logger.debug("pulse failed failures=%d error=%s", failures, exc)
-                self._stopped.wait(_backoff_s(failures))
+                self._stopped.wait(backoff_s(failures))
                 continue
             failures = 0
             took = time.monotonic() - started
@@ -340,7 +339,7 @@ class WorkerAgent:
         self, spec: AttemptSpec, entry: _Running, docker_image: str = ""
     ) -> None:
         if docker_image:
-            result = _cannot_run(f"no Docker executor on this worker ({docker_image})")
+            result = cannot_run(f"no Docker executor on this worker ({docker_image})")
         else:
             result = self._executor.run(spec, entry.stop)
         outcome = result.outcome
@@ -355,36 +354,15 @@ class WorkerAgent:
             outcome,
             result.exit_code,
         )
-        report = self._report_request(spec, result, outcome)
+        report = report_request(
+            self.settings.worker_id, self.incarnation, spec, result, outcome
+        )
         ref = (spec.task_id, spec.attempt)
         with self._lock:
             self._reports[ref] = report
             del self._running[ref]
             self._report_ready.notify_all()
         self._wake.set()
-
-    def _report_request(
-        self, spec: AttemptSpec, result: AttemptResult, outcome: Outcome
-    ) -> pb.ReportRequest:
-        return pb.ReportRequest(
-            worker_id=self.settings.worker_id,
-            incarnation=self.incarnation,
-            task_id=spec.task_id,
-            attempt=spec.attempt,
-            outcome=outcome.value,
-            has_exit_code=result.exit_code is not None,
-            exit_code=result.exit_code or 0,
-            signal=result.signal or "",
-            stdout=result.stdout.text,
-            stderr=result.stderr.text,
-            stdout_bytes=result.stdout.total_bytes,
-            stderr_bytes=result.stderr.total_bytes,
-            stdout_truncated=result.stdout.truncated,
-            stderr_truncated=result.stderr.truncated,
-            started_at=result.started_at,
-            finished_at=result.finished_at,
-            error=result.error,
-        )
 
     def _report_loop(self) -> None:
         failures = 0
@@ -412,7 +390,7 @@ class WorkerAgent:
                     ref[1],
                     exc,
                 )
-                if self._stopped.wait(_backoff_s(failures)):
+                if self._stopped.wait(backoff_s(failures)):
                     return
                 continue
             failures = 0
@@ -420,15 +398,3 @@ class WorkerAgent:
                 logger.warning("result rejected as stale task_id=%s attempt=%d", *ref)
             with self._lock:
                 self._reports.pop(ref, None)
-
-
-def _cannot_run(why: str) -> AttemptResult:
-    """The result of an attempt that could not start."""
-    now = time.time()
-    empty = CapturedOutput(text="", total_bytes=0, truncated=False)
-    return AttemptResult(Outcome.ERROR, None, None, empty, empty, now, now, why)
-
-
-def _backoff_s(failures: int) -> float:
-    """Exponential backoff with full jitter, from 0.1 s up to 2 s."""
-    return random.uniform(0.05, min(2.0, 0.1 * 2 ** min(failures, 5)))
