@@ -3,6 +3,7 @@ a killed worker's attempt does not go on running unseen."""
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -72,3 +73,18 @@ def test_a_killed_workers_attempt_stops_with_it(
     # Only the rerun wrote: the killed worker's shell died with it.
     survivor = task.attempts[1].worker_id
     assert ran.read_text() == f"{survivor}\n"
+
+
+def test_a_worker_that_stopped_cleanly_is_let_back_in_at_once(
+    cluster_factory: Callable[..., Harness],
+) -> None:
+    harness = cluster_factory(workers=1)
+    harness.cluster.signal("worker-01", signal.SIGTERM)
+    assert harness.cluster.processes["worker-01"].wait(timeout=15) == 0
+    states = {w.id: w.state for w in harness.client.status().workers}
+    assert states == {"worker-01": "DEAD"}  # said goodbye: not waiting for reaping
+    restarted_at = time.monotonic()
+    harness.cluster.start_worker("worker-01")
+    harness.wait_workers(1)
+    # Well under dead_after_s (3 s): the new process was not taken for a twin.
+    assert time.monotonic() - restarted_at < 2.5

@@ -219,20 +219,22 @@ class AttemptRef(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class PulseRequest(_message.Message):
-    __slots__ = ("worker_id", "incarnation", "free_slots", "running", "draining", "wait_s")
+    __slots__ = ("worker_id", "incarnation", "free_slots", "running", "draining", "wait_s", "leaving")
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     INCARNATION_FIELD_NUMBER: _ClassVar[int]
     FREE_SLOTS_FIELD_NUMBER: _ClassVar[int]
     RUNNING_FIELD_NUMBER: _ClassVar[int]
     DRAINING_FIELD_NUMBER: _ClassVar[int]
     WAIT_S_FIELD_NUMBER: _ClassVar[int]
+    LEAVING_FIELD_NUMBER: _ClassVar[int]
     worker_id: str
     incarnation: str
     free_slots: int
     running: _containers.RepeatedCompositeFieldContainer[AttemptRef]
     draining: bool
     wait_s: float
-    def __init__(self, worker_id: _Optional[str] = ..., incarnation: _Optional[str] = ..., free_slots: _Optional[int] = ..., running: _Optional[_Iterable[_Union[AttemptRef, _Mapping]]] = ..., draining: _Optional[bool] = ..., wait_s: _Optional[float] = ...) -> None: ...
+    leaving: bool
+    def __init__(self, worker_id: _Optional[str] = ..., incarnation: _Optional[str] = ..., free_slots: _Optional[int] = ..., running: _Optional[_Iterable[_Union[AttemptRef, _Mapping]]] = ..., draining: _Optional[bool] = ..., wait_s: _Optional[float] = ..., leaving: _Optional[bool] = ...) -> None: ...
 
 class Assignment(_message.Message):
     __slots__ = ("task_id", "attempt", "spec", "lease_s")

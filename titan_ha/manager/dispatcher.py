@@ -88,6 +88,8 @@ class Dispatcher:
 
     def pulse(self, req: pb.PulseRequest) -> pb.PulseReply:
         epoch, propose = self._current()
+        if req.leaving:
+            return self._forget(epoch, propose, req)
         self._register(epoch, propose, req)
         self._liveness.touch(req.worker_id)
         kill, assignments = self._reconcile(req)
@@ -112,6 +114,26 @@ class Dispatcher:
             pulse_interval_s=self._pulse_interval_s,
             lease_s=self._lease_s,
         )
+
+    def _forget(
+        self, epoch: int, propose: Propose, req: pb.PulseRequest
+    ) -> pb.PulseReply:
+        """A stopping worker's goodbye: it is gone, as if reaped, right now."""
+        result = propose(
+            {
+                "op": "reap",
+                "epoch": epoch,
+                "worker_id": req.worker_id,
+                "incarnation": req.incarnation,
+                "now": time.time(),
+            }
+        )
+        self._check(result)
+        if result.get("ok"):
+            logger.info("worker left worker_id=%s", req.worker_id)
+            if result.get("lost"):
+                self.notify_work()
+        return pb.PulseReply()
 
     def _register(self, epoch: int, propose: Propose, req: pb.PulseRequest) -> None:
         with self._state.lock:

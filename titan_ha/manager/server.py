@@ -268,8 +268,10 @@ class ManagerService(pb_grpc.ManagerServicer):  # type: ignore[misc]
                     pb.WorkerInfo(
                         id=worker.id,
                         state=worker.state.value,
+                        # Unknown without a leader; for a dead worker the
+                        # leader's clock may date only from its takeover.
                         last_seen_s=-1.0
-                        if stale
+                        if stale or worker.dead
                         else self._leader.liveness.silent_for_s(worker.id),
                         running=sorted(worker.running),
                     )

@@ -19,8 +19,9 @@ from titan_ha import logs
 from titan_ha.api.client import Client
 from titan_ha.config import parse_endpoints
 from titan_ha.errors import ConfigError
-from titan_ha.worker.agent import AgentSettings, WorkerAgent
+from titan_ha.worker.agent import WorkerAgent
 from titan_ha.worker.executors.shell import ShellExecutor
+from titan_ha.worker.settings import AgentSettings
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

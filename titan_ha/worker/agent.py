@@ -16,7 +16,6 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass, field
 
 from titan_ha._proto import titan_pb2 as pb
 from titan_ha.api.client import Client
@@ -25,6 +24,7 @@ from titan_ha.models import Outcome
 from titan_ha.worker.executors.base import AttemptSpec, Executor
 from titan_ha.worker.executors.process_tree import INCARNATION_VAR, kill_leftovers
 from titan_ha.worker.reports import backoff_s, cannot_run, report_request
+from titan_ha.worker.settings import AgentSettings, RunningAttempt
 
 logger = logging.getLogger(__name__)
 
@@ -34,32 +34,6 @@ REPORT_DEADLINE_S = 5.0
 REPORT_CALL_TIMEOUT_S = 4.0
 LEASE_CHECK_S = 0.05  # how often the lease watchdog looks at the clock
 Ref = tuple[str, int]
-
-
-@dataclass
-class _Running:
-    stop: threading.Event = field(default_factory=threading.Event)
-    stop_outcome: Outcome | None = None  # what a stop means for the report
-
-    def stop_with(self, outcome: Outcome) -> bool:
-        """Asks the attempt to stop; False if it was already asked to."""
-        if self.stop.is_set():
-            return False
-        self.stop_outcome = outcome
-        self.stop.set()
-        return True
-
-
-@dataclass(frozen=True)
-class AgentSettings:
-    worker_id: str
-    concurrency: int = 1
-    drain_grace_s: float = 30.0
-    initial_lease_s: float = 4.0
-    initial_pulse_interval_s: float = 1.0
-    # Names the cluster in attempt environments, so that a restarted worker
-    # finds its predecessor's leftovers and no other cluster's.
-    cluster: str = ""
 
 
 class WorkerAgent:
@@ -73,7 +47,7 @@ class WorkerAgent:
         self._client = client
         self._executor = executor
         self._lock = threading.Lock()
-        self._running: dict[Ref, _Running] = {}
+        self._running: dict[Ref, RunningAttempt] = {}
         self._seen: OrderedDict[Ref, None] = OrderedDict()
         self._reports: OrderedDict[Ref, pb.ReportRequest] = OrderedDict()
         self._report_ready = threading.Condition(self._lock)
@@ -158,11 +132,27 @@ class WorkerAgent:
         # Only the reporter may have something left to say. A Pulse still in
         # flight is abandoned: whatever it brings is refused.
         self._reporter.join(timeout=REPORT_DEADLINE_S)
+        self._say_goodbye()
         logger.info(
             "worker stopped worker_id=%s unreported=%d",
             self.settings.worker_id,
             len(self._reports),
         )
+
+    def _say_goodbye(self) -> None:
+        """Tells the leader this incarnation is gone, so that a restarted
+        worker with the same id is let in at once."""
+        request = pb.PulseRequest(
+            worker_id=self.settings.worker_id,
+            incarnation=self.incarnation,
+            draining=True,
+            leaving=True,
+        )
+        try:
+            self._client.call("Pulse", request, deadline_s=1.0)
+        except TitanError as exc:
+            # The reaper will find out after dead_after_s instead.
+            logger.warning("goodbye not delivered error=%s", exc)
 
     def _announce_drain(self, deadline: float) -> None:
         """Tells the leader now, then lets the offers already made arrive."""
@@ -304,7 +294,7 @@ class WorkerAgent:
             self._seen[ref] = None
             while len(self._seen) > SEEN_LIMIT:
                 self._seen.popitem(last=False)
-            entry = _Running()
+            entry = RunningAttempt()
             self._running[ref] = entry
         spec = AttemptSpec(
             task_id=assignment.task_id,
@@ -336,7 +326,7 @@ class WorkerAgent:
 
     # Attempts and reports ----------------------------------------------------
     def _run_attempt(
-        self, spec: AttemptSpec, entry: _Running, docker_image: str = ""
+        self, spec: AttemptSpec, entry: RunningAttempt, docker_image: str = ""
     ) -> None:
         if docker_image:
             result = cannot_run(f"no Docker executor on this worker ({docker_image})")

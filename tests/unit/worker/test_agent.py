@@ -12,9 +12,10 @@ import pytest
 from titan_ha._proto import titan_pb2 as pb
 from titan_ha.errors import Unreachable
 from titan_ha.models import Outcome
-from titan_ha.worker.agent import AgentSettings, WorkerAgent
+from titan_ha.worker.agent import WorkerAgent
 from titan_ha.worker.executors.base import AttemptResult, AttemptSpec
 from titan_ha.worker.output import EMPTY_OUTPUT
+from titan_ha.worker.settings import AgentSettings
 
 LEASE_S = 0.4
 Answer = Callable[[pb.PulseRequest], "pb.PulseReply | None"]

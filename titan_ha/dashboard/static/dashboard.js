@@ -14,6 +14,7 @@ const view = {
   selected: null,
   events: null,
   renderQueued: false,
+  total: null, // tasks in the cluster, from the latest status
 };
 
 class AuthError extends Error {}
@@ -96,6 +97,7 @@ function renderStatus(status) {
   $("leader").textContent = status.leader || "none";
   $("term").textContent = status.term;
   for (const state of STATES) $(`count-${state}`).textContent = status.tasks[state] ?? 0;
+  view.total = STATES.reduce((sum, state) => sum + (status.tasks[state] ?? 0), 0);
   setBanner(status.leader ? "" : "No leader: showing this replica's own, possibly stale, view.", "warn");
 
   $("managers").replaceChildren(
@@ -156,8 +158,14 @@ function queueRender() {
 
 function renderTasks() {
   const all = [...view.tasks.values()].sort(newestFirst);
-  const shown = all.filter((t) => view.filter === "ALL" || t.state === view.filter).slice(0, MAX_ROWS);
-  $("task-count").textContent = shown.length ? `(${shown.length})` : "";
+  const matching = all.filter((t) => view.filter === "ALL" || t.state === view.filter);
+  const shown = matching.slice(0, MAX_ROWS);
+  const total = view.filter === "ALL" ? (view.total ?? all.length) : matching.length;
+  $("task-count").textContent = !shown.length
+    ? ""
+    : total > shown.length
+      ? `(newest ${shown.length} of ${total})`
+      : `(${shown.length})`;
   $("tasks-empty").hidden = all.length > 0;
   $("tasks").replaceChildren(
     ...shown.map((t) => {
