@@ -69,6 +69,17 @@ AUTO_KEY_PREFIX = "auto-"
 # gRPC messages carry at most two capped streams plus metadata.
 GRPC_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
+# Every channel and server: message limits set deliberately on both sides,
+# and a reconnect backoff short enough to reach a new leader at once.
+GRPC_CHANNEL_OPTIONS = (
+    ("grpc.max_send_message_length", GRPC_MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", GRPC_MAX_MESSAGE_BYTES),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+    ("grpc.enable_retries", 0),
+)
+
 # Trailing metadata of a follower's redirect (the leader's gRPC address and
 # id), and of an UNAVAILABLE that a live manager sent because it knows no
 # leader, so that clients can tell it from a transport failure.

@@ -31,19 +31,11 @@ from titan_ha.errors import (
     TitanError,
     Unreachable,
 )
-from titan_ha.models import AUTO_KEY_PREFIX, GRPC_MAX_MESSAGE_BYTES
+from titan_ha.models import AUTO_KEY_PREFIX, GRPC_CHANNEL_OPTIONS
 
 logger = logging.getLogger(__name__)
 
 Reply = TypeVar("Reply")
-CHANNEL_OPTIONS = (
-    ("grpc.max_send_message_length", GRPC_MAX_MESSAGE_BYTES),
-    ("grpc.max_receive_message_length", GRPC_MAX_MESSAGE_BYTES),
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 1000),
-    ("grpc.enable_retries", 0),
-)
 MAX_REDIRECTS = 4
 SUSPECT_S = 5.0
 
@@ -317,7 +309,7 @@ class Client:
         with self._lock:
             entry = self._stubs.get(endpoint)
             if entry is None:
-                channel = grpc.insecure_channel(endpoint, options=CHANNEL_OPTIONS)
+                channel = grpc.insecure_channel(endpoint, options=GRPC_CHANNEL_OPTIONS)
                 entry = (channel, pb_grpc.ManagerStub(channel))
                 self._stubs[endpoint] = entry
             return entry[1]

@@ -35,6 +35,7 @@ STALE_REPORT_REASONS = frozenset(
         "unknown attempt",
         "attempt belongs to another worker",
         "attempt already ended",
+        "attempt already finished",
     }
 )
 
@@ -313,9 +314,7 @@ class Dispatcher:
             if state == TaskState.PENDING:
                 self.notify_work()
             return pb.ReportReply(accepted=True, task_state=state)
-        if result.get("reason") in STALE_REPORT_REASONS or result.get("reason") == (
-            "attempt already finished"
-        ):
+        if result.get("reason") in STALE_REPORT_REASONS:
             logger.warning(
                 "stale result rejected task_id=%s attempt=%d worker_id=%s reason=%s",
                 req.task_id,

@@ -37,7 +37,7 @@ from titan_ha.manager.raft import RaftNode
 from titan_ha.manager.reads import ReadBarrier
 from titan_ha.manager.state import ClusterState
 from titan_ha.manager.state_tasks import parse_spec
-from titan_ha.models import GRPC_MAX_MESSAGE_BYTES, MAX_COMMAND_BYTES, TaskState
+from titan_ha.models import GRPC_CHANNEL_OPTIONS, MAX_COMMAND_BYTES, TaskState
 
 logger = logging.getLogger(__name__)
 
@@ -229,7 +229,7 @@ class ManagerService(pb_grpc.ManagerServicer):  # type: ignore[misc]
         try:
             stub = self._peers.get(spec.grpc)
             if stub is None:
-                channel = grpc.insecure_channel(spec.grpc, options=CHANNEL_OPTIONS)
+                channel = grpc.insecure_channel(spec.grpc, options=GRPC_CHANNEL_OPTIONS)
                 stub = self._peers[spec.grpc] = pb_grpc.ManagerStub(channel)
             info: pb.ManagerInfo = stub.NodeInfo(
                 pb.NodeInfoRequest(), timeout=PEER_TIMEOUT_S
@@ -328,14 +328,6 @@ class ManagerService(pb_grpc.ManagerServicer):  # type: ignore[misc]
         return self._leader.dispatcher.report(request)
 
 
-CHANNEL_OPTIONS = (
-    ("grpc.max_send_message_length", GRPC_MAX_MESSAGE_BYTES),
-    ("grpc.max_receive_message_length", GRPC_MAX_MESSAGE_BYTES),
-    ("grpc.max_reconnect_backoff_ms", 1000),
-    ("grpc.initial_reconnect_backoff_ms", 100),
-)
-
-
 def new_task_id() -> str:
     """A fresh task id, made by the proposer (never inside ``apply``)."""
     return uuid.uuid4().hex[:16]
@@ -348,7 +340,7 @@ def build_server(service: ManagerService, address: str) -> grpc.Server:
     server = grpc.server(
         ThreadPoolExecutor(max_workers=64, thread_name_prefix="grpc"),
         # No SO_REUSEPORT: a second manager on the same port must fail to start.
-        options=(*CHANNEL_OPTIONS, ("grpc.so_reuseport", 0)),
+        options=(*GRPC_CHANNEL_OPTIONS, ("grpc.so_reuseport", 0)),
     )
     pb_grpc.add_ManagerServicer_to_server(service, server)
     health_servicer = health.HealthServicer()

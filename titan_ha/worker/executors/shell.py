@@ -35,7 +35,7 @@ import time
 
 from titan_ha.models import OUTPUT_CAP_BYTES, Outcome
 from titan_ha.worker.executors.base import AttemptResult, AttemptSpec, exit_status
-from titan_ha.worker.executors.process_tree import ProcessTree
+from titan_ha.worker.executors.process_tree import TICK_S, ProcessTree
 from titan_ha.worker.output import EMPTY_OUTPUT, OutputPipes
 
 logger = logging.getLogger(__name__)
@@ -45,8 +45,6 @@ logger = logging.getLogger(__name__)
 # util-linux; its exec keeps the pid, so the process tree is unchanged.)
 _SETPRIV = shutil.which("setpriv")
 DIE_WITH_WORKER = (_SETPRIV, "--pdeathsig", "KILL", "--") if _SETPRIV else ()
-
-_TICK_S = 0.02
 
 
 class ShellExecutor:
@@ -167,7 +165,7 @@ def _wait_for_end(
     while not _has_exited(pid):
         if stop.is_set():
             return Outcome.CANCELLED
-        wait_s = _TICK_S
+        wait_s = TICK_S
         if deadline is not None:
             wait_s = min(wait_s, deadline - time.monotonic())
             if wait_s <= 0:
