@@ -44,10 +44,14 @@ def as_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def when(ts: float) -> str:
+def when(ts: float, short: bool = False) -> str:
+    """Local time of ``ts``; ``short`` leaves the date out when it is today."""
     if not ts:
         return "-"
-    return datetime.fromtimestamp(ts, UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    moment = datetime.fromtimestamp(ts, UTC).astimezone()
+    if short and moment.date() == datetime.now(UTC).astimezone().date():
+        return moment.strftime("%H:%M:%S")
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def task_detail(task: TaskView) -> None:
@@ -96,14 +100,15 @@ def task_detail(task: TaskView) -> None:
 
 
 def task_table(tasks: list[TaskView]) -> None:
+    # The command column gives way first: ids, states and workers stay whole.
     table = Table(
         Column("id", no_wrap=True, min_width=16),
-        "state",
-        "command",
-        "attempts",
-        "exit",
-        "worker",
-        "submitted",
+        Column("state", no_wrap=True, min_width=9),
+        Column("command", overflow="ellipsis", no_wrap=True),
+        Column("tries", no_wrap=True, min_width=5),
+        Column("exit", no_wrap=True, min_width=4),
+        Column("worker", no_wrap=True, min_width=9),
+        Column("submitted", no_wrap=True, min_width=9),
     )
     for t in tasks:
         command = t.command if len(t.command) <= 40 else t.command[:39] + "…"
@@ -114,7 +119,7 @@ def task_table(tasks: list[TaskView]) -> None:
             str(t.attempt_count or "-"),
             "-" if t.exit_code is None else str(t.exit_code),
             t.worker_id or "-",
-            when(t.submitted_at),
+            when(t.submitted_at, short=True),
         )
     out.print(table)
 
@@ -124,8 +129,13 @@ def status(view: ClusterStatus) -> None:
     out.print(f"[bold]leader[/] {leader}   [bold]term[/] {view.term}")
     managers = Table("manager", "grpc", "role", "commit", "applied")
     for m in view.managers:
+        known = m.role != "unreachable"
         managers.add_row(
-            m.id, m.grpc, styled(m.role), str(m.commit_index), str(m.applied_index)
+            m.id,
+            m.grpc,
+            styled(m.role),
+            str(m.commit_index) if known else "-",
+            str(m.applied_index) if known else "-",
         )
     out.print(managers)
     workers = Table("worker", "state", "last seen", "running")
