@@ -36,7 +36,7 @@ bench: build
 
 chaos: build
 	$(PY) -m jepsen_like run --managers 3 --workers 3 --duration 300 \
-		--nemesis kill-leader,pause-leader,kill-worker,pause-worker,restart-all \
+		--nemesis kill-leader,pause-leader,partition-leader,kill-worker,pause-worker,restart-all \
 		--seed $${SEED:-1} --out jepsen_like/runs/chaos-$$(date +%Y%m%d-%H%M%S)-seed$${SEED:-1}
 
 lint: build

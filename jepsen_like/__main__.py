@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from jepsen_like.config import NEMESES, NOT_IMPLEMENTED, HarnessError, RunConfig
+from jepsen_like.config import NEMESES, PARTITION_MODES, HarnessError, RunConfig
+from jepsen_like.netns import netns_usable
 from jepsen_like.runner import judge, run
 from titan_ha.errors import ConfigError
 
@@ -34,11 +35,9 @@ def _configure_logging(out: Path, verbose: bool) -> None:
 
 
 def _nemeses(text: str) -> tuple[str, ...]:
-    """The names given; ``all`` means every nemesis that is implemented."""
+    """The names given; ``all`` means every nemesis."""
     names = tuple(n.strip() for n in text.split(",") if n.strip())
-    if names == ("all",):
-        return tuple(n for n in NEMESES if n not in NOT_IMPLEMENTED)
-    return names
+    return NEMESES if names == ("all",) else names
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -96,6 +95,14 @@ def main() -> None:
     help="Signal a worker with its attempts (tree) or alone (process).",
 )
 @click.option("--test-faults", default="", help="TITAN_TEST_FAULTS for the managers.")
+@click.option(
+    "--partition-mode",
+    type=click.Choice(PARTITION_MODES),
+    default="auto",
+    show_default=True,
+    help="How partition-leader cuts the leader off: network namespaces "
+    "(root), a TCP proxy between replicas, or netns when possible.",
+)
 @click.option(
     "--reuse-ratio", type=click.FloatRange(0, 0.9), default=0.1, show_default=True
 )
@@ -162,10 +169,14 @@ def check_command(out: Path) -> None:
 @main.command("nemeses")
 def nemeses_command() -> None:
     """List the nemeses and whether each is available."""
+    why = netns_usable()
     for name in NEMESES:
-        click.echo(
-            f"{name:18} {'not implemented' if name in NOT_IMPLEMENTED else 'ok'}"
-        )
+        how = ""
+        if name == "partition-leader":
+            how = (
+                "proxy (" + why + ")" if why else "netns (proxy with --partition-mode)"
+            )
+        click.echo(f"{name:18} ok {how}".rstrip())
 
 
 if __name__ == "__main__":

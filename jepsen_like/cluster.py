@@ -15,13 +15,17 @@ import os
 import signal
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import psutil
 
-from jepsen_like.config import RunConfig
+from jepsen_like.config import HarnessError, RunConfig
+from jepsen_like.netns import NetnsNetwork, netns_usable
 from titan_ha.api.client import Client
 from titan_ha.api.views import ClusterStatus
+from titan_ha.config import ManagerSpec
 from titan_ha.errors import TitanError
 from titan_ha.local_cluster import LocalCluster, write_config
 
@@ -37,9 +41,12 @@ class HarnessCluster:
     def __init__(self, config: RunConfig, state_dir: Path) -> None:
         self.run_id = uuid.uuid4().hex[:12]
         state_dir.mkdir(parents=True, exist_ok=True)
+        self.manager_ids = [f"m{i + 1}" for i in range(config.managers)]
+        self.network = _network(config, self.manager_ids, self.run_id, self.pid)
         self.cluster_config = write_config(
             state_dir / "cluster.toml",
-            config.managers,
+            0 if self.network else config.managers,
+            keep=tuple(self.network.manager_specs()) if self.network else (),
             secret=f"jepsen-{self.run_id}",
             dead_after_s=config.dead_after_s,
             pulse_interval_s=config.pulse_interval_s,
@@ -47,8 +54,12 @@ class HarnessCluster:
         env = {RUN_ENV: self.run_id}
         if config.test_faults:
             env["TITAN_TEST_FAULTS"] = ",".join(config.test_faults)
-        self.local = LocalCluster(state_dir / "cluster.toml", state_dir, extra_env=env)
-        self.manager_ids = [m.id for m in self.cluster_config.managers]
+        self.local = LocalCluster(
+            state_dir / "cluster.toml",
+            state_dir,
+            extra_env=env,
+            prefix=self.network.prefix if self.network else None,
+        )
         # Ids unique to the run, so that nothing else on the machine that
         # looks for "worker-01" by name can mistake ours for its own.
         self.worker_ids = [f"w{i + 1}-{self.run_id[:6]}" for i in range(config.workers)]
@@ -57,9 +68,12 @@ class HarnessCluster:
         self._client = Client(self.endpoints, endpoint_timeout_s=0.5)
         self._paused: dict[str, list[int]] = {}
         self._killed: set[str] = set()  # dead on purpose, until restarted
+        self._partitioned = False
 
     # Lifecycle ----------------------------------------------------------------
     def start(self) -> None:
+        if self.network is not None:
+            self.network.start()
         for manager_id in self.manager_ids:
             self.local.start_manager(manager_id)
         for worker_id in self.worker_ids:
@@ -72,6 +86,8 @@ class HarnessCluster:
         self.resume_all()
         self.local.stop(timeout_s=5.0)
         self._client.close()
+        if self.network is not None:
+            self.network.close()
 
     def pid(self, name: str) -> int | None:
         process = self.local.processes.get(name)
@@ -150,6 +166,19 @@ class HarnessCluster:
     def resume_all(self) -> None:
         for name in list(self._paused):
             self.resume(name)
+
+    def partition(self, manager_id: str) -> list[int]:
+        """Cuts ``manager_id`` off from the other managers; returns its pid."""
+        if self.network is None:
+            raise HarnessError("partition-leader needs the run's network")
+        self.network.isolate(manager_id)
+        self._partitioned = True
+        return [p for p in [self.pid(manager_id)] if p]
+
+    def heal_partition(self) -> None:
+        if self.network is not None and self._partitioned:
+            self.network.heal()
+        self._partitioned = False
 
     def restart_dead(self) -> dict[str, int | None]:
         """Starts every manager and worker that is not running.
@@ -235,6 +264,38 @@ class HarnessCluster:
             if _environ(proc).get(RUN_ENV) == self.run_id:
                 found.append(proc)
         return found
+
+
+class Network(Protocol):
+    """Where managers live and how one is cut off (netns.py, proxy.py)."""
+
+    mode: str
+
+    def manager_specs(self) -> list[ManagerSpec]: ...
+    def prefix(self, name: str) -> list[str]: ...
+    def start(self) -> None: ...
+    def isolate(self, manager_id: str) -> None: ...
+    def heal(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def _network(
+    config: RunConfig,
+    manager_ids: list[str],
+    run_id: str,
+    pid_of: Callable[[str], int | None],
+) -> Network | None:
+    """The network partitions need; None (plain loopback) without them."""
+    if "partition-leader" not in config.nemeses:
+        return None
+    mode = config.partition_mode
+    if mode == "auto":
+        mode = "proxy" if netns_usable() else "netns"
+    if mode == "netns":
+        return NetnsNetwork(manager_ids, run_id)
+    from jepsen_like.proxy import ProxyNetwork
+
+    return ProxyNetwork(manager_ids, pid_of)
 
 
 def _environ(proc: psutil.Process) -> dict[str, str]:

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jepsen_like.netns import netns_usable
 from titan_ha.errors import ConfigError
 
 # Every nemesis the runner knows, in the order the CLI lists them.
@@ -17,14 +18,10 @@ NEMESES = (
     "pause-worker",
     "restart-all",
 )
-# Known but not built yet: asking for one is a usage error, never a silent no-op.
-NOT_IMPLEMENTED = {
-    "partition-leader": (
-        "nemesis partition-leader is not implemented yet (needs network "
-        "namespaces or the replica TCP proxy)"
-    ),
-}
 WORKER_SCOPES = ("tree", "process")
+# How partition-leader cuts the leader off: network namespaces (root only),
+# a TCP proxy in front of every Raft port, or the first of these that works.
+PARTITION_MODES = ("auto", "netns", "proxy")
 
 
 @dataclass(frozen=True)
@@ -47,6 +44,7 @@ class RunConfig:
             attempts (a host or container failing); ``process`` signals the
             worker process alone (its attempts run on as orphans).
         test_faults: TITAN_TEST_FAULTS for the managers (a broken build).
+        partition_mode: One of PARTITION_MODES; used with partition-leader.
         drain_timeout_s: Longest wait for every task to become final.
         reuse_ratio: Share of submits that reuse an earlier idempotency key.
         max_failover_p50_s: Availability is invalid above this median.
@@ -65,6 +63,7 @@ class RunConfig:
     pulse_interval_s: float = 0.5
     worker_scope: str = "tree"
     test_faults: tuple[str, ...] = ()
+    partition_mode: str = "auto"
     drain_timeout_s: float = 90.0
     reuse_ratio: float = 0.1
     max_failover_p50_s: float = 1.5
@@ -75,8 +74,6 @@ class RunConfig:
             if name not in NEMESES:
                 known = ",".join(NEMESES)
                 raise ConfigError(f"unknown nemesis {name!r} (known: {known})")
-            if name in NOT_IMPLEMENTED:
-                raise ConfigError(NOT_IMPLEMENTED[name])
         if self.managers < 1 or self.workers < 1 or self.clients < 1:
             raise ConfigError("managers, workers and clients must be at least 1")
         if self.duration_s <= 0 or self.rate <= 0:
@@ -85,12 +82,20 @@ class RunConfig:
             raise ConfigError("reuse ratio must be in [0, 1)")
         if self.worker_scope not in WORKER_SCOPES:
             raise ConfigError(f"worker scope must be one of {', '.join(WORKER_SCOPES)}")
+        self._validate_partition_mode()
         if "'" in str(self.out.resolve()):
             raise ConfigError("the output path must not contain a single quote")
         needs_quorum = {"kill-leader", "pause-leader", "partition-leader"}
         if self.managers < 3 and needs_quorum & set(self.nemeses):
             raise ConfigError("leader faults need at least 3 managers")
         return self
+
+    def _validate_partition_mode(self) -> None:
+        if self.partition_mode not in PARTITION_MODES:
+            modes = ", ".join(PARTITION_MODES)
+            raise ConfigError(f"partition mode must be one of {modes}")
+        if self.partition_mode == "netns" and (why := netns_usable()):
+            raise ConfigError(f"partition mode netns: {why}")
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

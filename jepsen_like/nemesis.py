@@ -72,10 +72,10 @@ def _hold(
     rng: random.Random, kind: str, dead_after_s: float, election_max_s: float
 ) -> tuple[float, str]:
     """How long a fault lasts, and its variant relative to the cluster's timers."""
-    if kind.startswith("pause"):
+    if kind.startswith("pause") or kind == "partition-leader":
         if rng.random() < 0.5:
             # Longer than an election, shorter than the reaper's threshold.
-            low = 2 * election_max_s if kind == "pause-leader" else 0.5
+            low = 0.5 if kind == "pause-worker" else 2 * election_max_s
             return rng.uniform(low, max(low, 0.8 * dead_after_s)), "short"
         return dead_after_s + rng.uniform(1.0, 3.0), "long"
     if kind == "kill-leader":
@@ -128,6 +128,7 @@ class NemesisThread:
                 logger.exception("nemesis failed kind=%s", fault.kind)
                 self._log.append(kind=fault.kind, phase="error", error=repr(exc))
                 self._cluster.resume_all()
+                self._cluster.heal_partition()
                 self._cluster.restart_dead()
             if self._halt.is_set():
                 return  # the runner's final heal waits for recovery
@@ -183,11 +184,15 @@ class NemesisThread:
             return cluster.pause(target, tree=self._tree)
         if kind == "restart-all":
             return [pid for m in cluster.manager_ids for pid in cluster.kill(m)]
+        if kind == "partition-leader":
+            return cluster.partition(target)
         raise ValueError(f"nemesis {kind} cannot be applied")
 
     def _heal(self, kind: str, target: str) -> None:
         if kind.startswith("pause"):
             self._cluster.resume(target)
+        if kind == "partition-leader":
+            self._cluster.heal_partition()
         crashes = {
             name: status
             for name, status in self._cluster.restart_dead().items()
@@ -204,6 +209,7 @@ def heal_everything(cluster: HarnessCluster, log: JsonlLog) -> None:
     ``crash`` event, which the nemesis checker reports.
     """
     cluster.resume_all()
+    cluster.heal_partition()
     crashes = cluster.crashed()
     if crashes:
         log.append(kind="final-heal", phase="crash", crashed=crashes)

@@ -42,12 +42,22 @@ def parse_endpoints(text: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class ManagerSpec:
-    """Addresses of one manager replica."""
+    """Addresses of one manager replica.
+
+    ``raft`` is the address peers connect to; ``raft_bind``, when set, is
+    where the replica listens instead (e.g. behind a proxy that owns ``raft``).
+    """
 
     id: str
     grpc: str
     raft: str
     dashboard: str = ""
+    raft_bind: str = ""
+
+    @property
+    def raft_listen(self) -> str:
+        """The address this replica's Raft server binds."""
+        return self.raft_bind or self.raft
 
     def validate(self) -> None:
         if not self.id:
@@ -56,6 +66,8 @@ class ManagerSpec:
         parse_address(self.raft)
         if self.dashboard:
             parse_address(self.dashboard)
+        if self.raft_bind:
+            parse_address(self.raft_bind)
 
 
 @dataclass(frozen=True)
@@ -139,6 +151,7 @@ class ClusterConfig:
                     grpc=str(m["grpc"]),
                     raft=str(m["raft"]),
                     dashboard=str(m.get("dashboard", "")),
+                    raft_bind=str(m.get("raft_bind", "")),
                 )
                 for m in data.get("managers", [])
             )

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from titan_ha.config import ClusterConfig, ManagerSpec
@@ -66,6 +67,8 @@ def write_config(
             f'raft = "{spec.raft}"',
             f'dashboard = "{spec.dashboard}"',
         ]
+        if spec.raft_bind:
+            lines.append(f'raft_bind = "{spec.raft_bind}"')
     path.write_text("\n".join(lines) + "\n")
     return ClusterConfig.from_toml(path)
 
@@ -80,6 +83,7 @@ class LocalCluster:
         *,
         data: bool = True,
         extra_env: dict[str, str] | None = None,
+        prefix: Callable[[str], list[str]] | None = None,
     ) -> None:
         self.config_path = config_path
         self.config = ClusterConfig.from_toml(config_path)
@@ -91,6 +95,8 @@ class LocalCluster:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.commands: dict[str, list[str]] = {}
         self.pid_dir = state_dir / "pids"
+        # Per process name, what its command runs under (e.g. ``ip netns exec``).
+        self._prefix = prefix or (lambda name: [])
         self._lock = threading.Lock()
 
     @property
@@ -103,7 +109,7 @@ class LocalCluster:
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - child owns it
         process = subprocess.Popen(
-            [sys.executable, "-m", *args],
+            [*self._prefix(name), sys.executable, "-m", *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -14,7 +14,9 @@ import pytest
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]  # where `python -m jepsen_like` runs
-ALL_NEMESES = "kill-leader,pause-leader,kill-worker,pause-worker,restart-all"
+ALL_NEMESES = (
+    "kill-leader,pause-leader,partition-leader,kill-worker,pause-worker,restart-all"
+)
 
 
 def harness(*args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
@@ -87,12 +89,3 @@ def test_broken_idempotency_is_reported_with_examples(tmp_path: Path) -> None:
     assert len(example["task_ids"]) > 1
     # The broken build loses nothing; only the idempotency checker objects.
     assert summary["checkers"]["lost"]["valid"] is True
-
-
-def test_partition_nemesis_is_refused_in_one_line(tmp_path: Path) -> None:
-    run = harness(
-        "run", "--nemesis=partition-leader", f"--out={tmp_path}", timeout_s=30
-    )
-    assert run.returncode == 2
-    assert run.stderr.count("\n") == 1
-    assert "partition-leader is not implemented" in run.stderr

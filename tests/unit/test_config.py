@@ -6,8 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from titan_ha.config import ClusterConfig, Environment, parse_address, parse_endpoints
+from titan_ha.config import (
+    ClusterConfig,
+    Environment,
+    ManagerSpec,
+    parse_address,
+    parse_endpoints,
+)
 from titan_ha.errors import ConfigError
+from titan_ha.local_cluster import write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,3 +77,37 @@ def test_endpoints_and_addresses() -> None:
 def test_environment_is_read_from_the_mapping() -> None:
     env = Environment.read({"TITAN_MANAGERS": "h:1", "TITAN_TOKEN": "t"})
     assert (env.managers, env.token, env.tls_ca) == ("h:1", "t", None)
+
+
+def test_raft_bind_is_read_and_optional(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        "[[managers]]\nid='m1'\ngrpc='127.0.0.1:1'\nraft='127.0.0.1:2'\n"
+        "raft_bind='127.0.0.1:3'\n"
+        "[[managers]]\nid='m2'\ngrpc='127.0.0.1:4'\nraft='127.0.0.1:5'\n"
+    )
+    m1, m2 = ClusterConfig.from_toml(path).managers
+    assert (m1.raft, m1.raft_bind, m1.raft_listen) == (
+        "127.0.0.1:2",
+        "127.0.0.1:3",
+        "127.0.0.1:3",
+    )
+    assert (m2.raft, m2.raft_bind, m2.raft_listen) == ("127.0.0.1:5", "", "127.0.0.1:5")
+
+
+def test_a_bad_raft_bind_is_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        "[[managers]]\nid='m1'\ngrpc='127.0.0.1:1'\nraft='127.0.0.1:2'\n"
+        "raft_bind='nowhere'\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        ClusterConfig.from_toml(path)
+    assert str(caught.value) == "invalid address 'nowhere': expected HOST:PORT"
+
+
+def test_write_config_keeps_raft_bind(tmp_path: Path) -> None:
+    spec = ManagerSpec("m1", "127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3", "127.0.0.1:4")
+    config = write_config(tmp_path / "c.toml", 1, keep=(spec,), secret="s")
+    assert config.managers[0] == spec
+    assert config.managers[1].raft_bind == ""

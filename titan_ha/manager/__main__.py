@@ -28,7 +28,7 @@ from titan_ha.manager.liveness import Liveness
 from titan_ha.manager.raft import RaftNode, RaftSettings
 from titan_ha.manager.reaper import Reaper
 from titan_ha.manager.server import ManagerService, build_server
-from titan_ha.manager.startup import check_free, claim_data_dir
+from titan_ha.manager.startup import check_ports, claim_data_dir
 from titan_ha.manager.state import ClusterState
 
 logger = logging.getLogger("titan_ha.manager")
@@ -63,11 +63,11 @@ def run_replica(config: ClusterConfig, manager_id: str) -> None:
     )
     data_dir = f"{config.data_dir}/{me.id}" if config.data_dir else ""
     lock = claim_data_dir(data_dir) if data_dir else None
-    check_free(me.raft, "raft")
-    check_free(me.grpc, "grpc")
+    check_ports(me)
     raft = RaftNode(
         RaftSettings(
             self_address=me.raft,
+            bind_address=me.raft_bind,
             partner_addresses=tuple(m.raft for m in config.managers if m.id != me.id),
             secret=config.secret,
             data_dir=data_dir,

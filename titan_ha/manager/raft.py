@@ -59,6 +59,33 @@ class _StateConsumer(SyncObjConsumer):  # type: ignore[misc]
         self.state.restore(data["state"])
 
 
+class _SyncObj(SyncObj):  # type: ignore[misc]
+    """pysyncobj's replica with one repair: a follower's rejection points at
+    its commit index.
+
+    A leader pipelines a follower's whole backlog in one tick, so a follower
+    whose log ends in entries of a deposed leader (it led alone behind a
+    partition) answers one batch "go back one entry" and every later batch
+    "start after my last entry"; the leader takes the last answer and the
+    two never meet (found by jepsen_like's partition-leader nemesis: a healed
+    replica stayed behind for good). Entries up to a follower's commit index
+    are committed, hence on every leader, so "start after my commit index"
+    is always right, and every answer to one backlog agrees.
+    """
+
+    def _SyncObj__sendNextNodeIdx(
+        self,
+        node: Any,
+        reset: bool = False,
+        nextNodeIdx: int | None = None,
+        success: bool = False,
+    ) -> None:
+        if reset and not success:
+            floor = int(self._SyncObj__raftCommitIndex) + 1
+            nextNodeIdx = floor if nextNodeIdx is None else min(nextNodeIdx, floor)
+        super()._SyncObj__sendNextNodeIdx(node, reset, nextNodeIdx, success)
+
+
 @dataclass(frozen=True)
 class RaftSettings:
     """How this replica takes part in the Raft group."""
@@ -66,6 +93,9 @@ class RaftSettings:
     self_address: str
     partner_addresses: tuple[str, ...]
     secret: str
+    # Where to listen when peers reach ``self_address`` through something
+    # else (a proxy); empty: ``self_address`` itself.
+    bind_address: str = ""
     data_dir: str = ""
     election_min_s: float = 0.3
     election_max_s: float = 0.7
@@ -119,6 +149,7 @@ class RaftNode:
 
         conf = SyncObjConf(
             password=settings.secret,
+            bindAddress=settings.bind_address or None,
             appendEntriesUseBatch=False,
             appendEntriesPeriod=0.05,
             raftMinTimeout=settings.election_min_s,
@@ -135,7 +166,7 @@ class RaftNode:
             dynamicMembershipChange=True,
             onStateChanged=state_changed,
         )
-        self._sync = SyncObj(
+        self._sync = _SyncObj(
             settings.self_address,
             list(settings.partner_addresses),
             conf=conf,

@@ -13,7 +13,7 @@ import os
 import socket
 from typing import IO
 
-from titan_ha.config import parse_address
+from titan_ha.config import ManagerSpec, parse_address
 from titan_ha.errors import ConfigError
 
 
@@ -48,3 +48,13 @@ def check_free(address: str, what: str) -> None:
             raise ConfigError(
                 f"{what} address {address} is in use ({exc.strerror})"
             ) from None
+
+
+def check_ports(spec: ManagerSpec) -> None:
+    """Raises ConfigError when the replica's Raft or gRPC address is taken.
+
+    The Raft check is on the address the replica binds, which is not the one
+    its peers dial when a proxy sits in between.
+    """
+    check_free(spec.raft_listen, "raft")
+    check_free(spec.grpc, "grpc")
