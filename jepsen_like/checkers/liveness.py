@@ -2,12 +2,17 @@
 
 An attempt ends WORKER_LOST when the reaper declares its worker dead, when
 the worker comes back as a new incarnation, or when the worker stops it
-itself because its lease ran out. Each is legitimate only near a fault: a
-worker killed or paused, or a leader gone long enough for leases to run
-out. A WORKER_LOST attempt with no fault window anywhere near it (from a
-reaper threshold before it started to just after it ended) is a false
-positive: a healthy worker lost its work, and the task spent one of its
-MAX_WORKER_LOST lives for nothing.
+itself because its lease ran out. Each is legitimate only when a fault
+could have caused it while the attempt ran (from a reaper threshold before
+it started to just after it ended):
+
+* a fault on *that* worker (killed or paused): its pulses stopped;
+* a fault on the managers (leader killed, paused or cut off, every manager
+  restarted): no leader renewed the worker's lease for a while.
+
+A fault on another worker explains nothing. A WORKER_LOST attempt without
+an explanation is a false positive: a healthy worker lost its work, and
+the task spent one of its MAX_WORKER_LOST lives for nothing.
 """
 
 from __future__ import annotations
@@ -15,22 +20,38 @@ from __future__ import annotations
 from jepsen_like.checkers.base import CheckResult, RunData, overlaps
 
 MARGIN_S = 1.0
+MANAGER_FAULTS = frozenset(
+    {"kill-leader", "pause-leader", "partition-leader", "restart-all"}
+)
 
 
 def check_worker_lost(data: RunData) -> CheckResult:
     result = CheckResult("worker-lost", True)
     dead_after_s = float(data.meta["config"]["dead_after_s"])
-    windows = [(start, end) for start, end, _, _ in data.fault_windows()]
-    lost = unexplained = 0
+    windows = data.fault_windows()
+    managers = [
+        (start, end) for start, end, kind, _ in windows if kind in MANAGER_FAULTS
+    ]
+    counts = {"worker_lost": 0, "by_worker_fault": 0, "by_manager_fault": 0}
+    unexplained = 0
     for task in data.final.tasks.values():
         for attempt in task["attempts"]:
             if attempt["outcome"] != "WORKER_LOST":
                 continue
-            lost += 1
+            counts["worker_lost"] += 1
             started = data.wall_to_run(attempt["started_at"]) or 0.0
             finished = data.wall_to_run(attempt["finished_at"]) or data.end_t
             near = (started - dead_after_s - MARGIN_S, finished + MARGIN_S)
-            if overlaps(near, windows):
+            own = [
+                (start, end)
+                for start, end, kind, target in windows
+                if target == attempt["worker_id"] and kind not in MANAGER_FAULTS
+            ]
+            if overlaps(near, own):
+                counts["by_worker_fault"] += 1
+                continue
+            if overlaps(near, managers):
+                counts["by_manager_fault"] += 1
                 continue
             unexplained += 1
             result.example(
@@ -42,6 +63,6 @@ def check_worker_lost(data: RunData) -> CheckResult:
                     "finished_t": round(finished, 3),
                 }
             )
-    result.counts = {"worker_lost": lost, "unexplained": unexplained}
+    result.counts = {**counts, "unexplained": unexplained}
     result.valid = unexplained == 0
     return result

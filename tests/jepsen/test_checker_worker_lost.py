@@ -1,0 +1,106 @@
+"""The reaper-false-positive checker: a lost attempt needs a fault that
+could have caused it, on its own worker or on the managers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jepsen_like.checkers.base import RunData
+from jepsen_like.checkers.liveness import check_worker_lost
+from jepsen_like.observe import FinalState
+from jepsen_like.witness import WitnessLog
+
+
+def lost_attempt(
+    task_id: str, worker: str, started: float, finished: float
+) -> dict[str, Any]:
+    return {
+        "id": task_id,
+        "state": "SUCCEEDED",
+        "attempts": [
+            {
+                "number": 1,
+                "worker_id": worker,
+                "outcome": "WORKER_LOST",
+                "started_at": started,
+                "finished_at": finished,
+            }
+        ],
+    }
+
+
+def fault(kind: str, target: str, start: float, end: float) -> list[dict[str, Any]]:
+    return [
+        {"kind": kind, "phase": "start", "target": target, "time": start},
+        {"kind": kind, "phase": "heal", "target": target, "time": end},
+    ]
+
+
+def run_data(tasks: list[dict[str, Any]], nemesis: list[dict[str, Any]]) -> RunData:
+    return RunData(
+        out=Path("."),
+        meta={
+            "config": {"worker_scope": "tree", "dead_after_s": 3.0},
+            "clock": {"mono0": 0.0, "wall0": 0.0, "uptime0": 0.0},
+            "end_t": 100.0,
+        },
+        ops=[],
+        witness=WitnessLog({}),
+        nemesis=nemesis,
+        final=FinalState(tasks={t["id"]: t for t in tasks}, drained=True),
+    )
+
+
+def test_a_fault_on_another_worker_explains_nothing() -> None:
+    data = run_data(
+        [lost_attempt("t1", "w1", 20.0, 25.0)],
+        fault("kill-worker", "w2", 21.0, 24.0),
+    )
+    result = check_worker_lost(data)
+    assert result.valid is False
+    assert result.counts == {
+        "worker_lost": 1,
+        "by_worker_fault": 0,
+        "by_manager_fault": 0,
+        "unexplained": 1,
+    }
+    assert result.examples == [
+        {
+            "task_id": "t1",
+            "attempt": 1,
+            "worker_id": "w1",
+            "started_t": 20.0,
+            "finished_t": 25.0,
+        }
+    ]
+
+
+def test_faults_on_the_worker_itself_or_the_managers_explain_it() -> None:
+    data = run_data(
+        [
+            lost_attempt("t1", "w1", 20.0, 25.0),
+            lost_attempt("t2", "w2", 50.0, 54.0),
+        ],
+        fault("pause-worker", "w1", 22.0, 27.0)
+        + fault("partition-leader", "m1", 48.0, 52.0),
+    )
+    result = check_worker_lost(data)
+    assert result.valid is True
+    assert result.counts == {
+        "worker_lost": 2,
+        "by_worker_fault": 1,
+        "by_manager_fault": 1,
+        "unexplained": 0,
+    }
+
+
+def test_a_fault_long_over_before_the_attempt_explains_nothing() -> None:
+    # Threshold 3 s + margin 1 s: a fault healed 5 s before the start is too old.
+    data = run_data(
+        [lost_attempt("t1", "w1", 40.0, 42.0)],
+        fault("kill-leader", "m2", 30.0, 35.0),
+    )
+    result = check_worker_lost(data)
+    assert result.counts["unexplained"] == 1
+    assert result.valid is False
