@@ -1,9 +1,10 @@
 """After the faults: drain the queue, then read the final state.
 
-Tasks, their attempts and their output are read from the leader (reads
-there are linearizable). Each replica is also asked, on its own endpoint,
-for its Raft view (``node_info``) and its own listing of every task
-(``tasks(local=True)``), so that the checkers can compare replicas.
+Tasks, their attempts and their output, and the worker registry, are read
+from the leader (reads there are linearizable). Each replica is also asked,
+on its own endpoint, for its Raft view (``node_info``) and its own listing
+of every task (``tasks(local=True)``), so that the checkers can compare
+replicas.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from titan_ha.api.client import Client
-from titan_ha.api.views import TaskView
+from titan_ha.api.views import TaskView, WorkerView
 from titan_ha.errors import TaskNotFound, TitanError
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,9 @@ class FinalState:
     drained: bool = False
     drain_s: float = 0.0
     read_errors: list[str] = field(default_factory=list)
+    # The leader's worker registry; None when it could not be read (or the
+    # run predates it).
+    workers: list[dict[str, Any]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -40,6 +44,7 @@ class FinalState:
             "drain_s": round(self.drain_s, 3),
             "read_errors": self.read_errors,
             "replicas": self.replicas,
+            "workers": self.workers,
             "tasks": list(self.tasks.values()),
         }
 
@@ -51,6 +56,7 @@ class FinalState:
             drained=data["drained"],
             drain_s=data["drain_s"],
             read_errors=data["read_errors"],
+            workers=data.get("workers"),
         )
 
 
@@ -98,8 +104,35 @@ def read_final(
             continue
         except TitanError as exc:
             final.read_errors.append(f"get {task_id}: {exc}")
+    final.workers = read_workers(client)
     final.replicas = read_replicas(endpoints)
     return final
+
+
+def read_workers(client: Client) -> list[dict[str, Any]] | None:
+    """The leader's worker registry, or None when it does not answer."""
+    try:
+        status = client.status(deadline_s=10.0)
+    except TitanError as exc:
+        # Only the checkers that look at workers lose anything: they say
+        # unknown about them; the task checkers do not depend on this read.
+        logger.warning("final worker read failed error=%s", exc)
+        return None
+    if status.leader is None:
+        logger.warning("final worker read answered without a leader")
+        return None
+    return [worker_json(worker) for worker in status.workers]
+
+
+def worker_json(worker: WorkerView) -> dict[str, Any]:
+    return {
+        "id": worker.id,
+        "state": worker.state,
+        "registered_by_epoch": worker.registered_by_epoch,
+        "registered_in_epoch": worker.registered_in_epoch,
+        "reaped_by_epoch": worker.reaped_by_epoch,
+        "reaped_in_epoch": worker.reaped_in_epoch,
+    }
 
 
 def read_replicas(endpoints: list[str], settle_s: float = 10.0) -> list[dict[str, Any]]:
@@ -191,6 +224,10 @@ def task_json(task: TaskView) -> dict[str, Any]:
                 "signal": a.signal,
                 "started_at": a.started_at,
                 "finished_at": a.finished_at,
+                "opened_by_epoch": a.opened_by_epoch,
+                "opened_in_epoch": a.opened_in_epoch,
+                "ended_by_epoch": a.ended_by_epoch,
+                "ended_in_epoch": a.ended_in_epoch,
             }
             for a in task.attempts
         ],

@@ -13,6 +13,7 @@ from typing import Any
 from jepsen_like.checkers.availability import check_availability
 from jepsen_like.checkers.base import CheckResult, RunData, load_run
 from jepsen_like.checkers.convergence import check_convergence
+from jepsen_like.checkers.epochs import check_stale_epoch
 from jepsen_like.checkers.executions import check_duplicates, check_retry_budget
 from jepsen_like.checkers.faults import check_nemesis
 from jepsen_like.checkers.integrity import check_result_integrity
@@ -36,6 +37,7 @@ CHECKERS: tuple[Callable[[RunData], CheckResult], ...] = (
     check_timeout_bound,
     check_leaks,
     check_convergence,
+    check_stale_epoch,
     check_availability,
     check_nemesis,
     check_process_logs,

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from jepsen_like.checkers.base import RunData
+from jepsen_like.checkers.epochs import check_stale_epoch
 from jepsen_like.checkers.executions import check_duplicates
 from jepsen_like.checkers.queue import check_idempotency, check_lost
 from jepsen_like.checkers.reads import check_monotonic_reads
@@ -169,3 +170,154 @@ def test_concurrent_reads_may_see_either_state() -> None:
         run_data(ops, [task("t1", "SUCCEEDED", ["SUCCEEDED"])])
     )
     assert result.valid is True
+
+
+def with_epochs(
+    attempt: dict[str, Any], opened: tuple[int, int], ended: tuple[int, int]
+) -> dict[str, Any]:
+    """The attempt with (command epoch, epoch in force) of its opening and end."""
+    return {
+        **attempt,
+        "opened_by_epoch": opened[0],
+        "opened_in_epoch": opened[1],
+        "ended_by_epoch": ended[0],
+        "ended_in_epoch": ended[1],
+    }
+
+
+def epoch_run(
+    attempts: list[tuple[tuple[int, int], tuple[int, int]]],
+    workers: list[dict[str, Any]],
+    stale_applied: dict[str, int],
+) -> RunData:
+    """One task per attempt spec, the worker registry, three replicas' counts."""
+    tasks = []
+    for i, (opened, ended) in enumerate(attempts, start=1):
+        t = task(f"t{i}", "SUCCEEDED", ["SUCCEEDED"], key=f"key-n{i}")
+        t["attempts"] = [with_epochs(t["attempts"][0], opened, ended)]
+        tasks.append(t)
+    data = run_data([], tasks)
+    data.final.workers = workers
+    data.final.replicas = [
+        {"id": f"m{i}", "stale_applied": dict(stale_applied)} for i in (1, 2, 3)
+    ]
+    return data
+
+
+def worker(
+    worker_id: str, registered: tuple[int, int], reaped: tuple[int, int]
+) -> dict[str, Any]:
+    return {
+        "id": worker_id,
+        "state": "IDLE",
+        "registered_by_epoch": registered[0],
+        "registered_in_epoch": registered[1],
+        "reaped_by_epoch": reaped[0],
+        "reaped_in_epoch": reaped[1],
+    }
+
+
+def test_effects_of_the_epoch_in_force_are_valid() -> None:
+    data = epoch_run(
+        [((2, 2), (2, 2)), ((2, 2), (3, 3))], [worker("w1", (2, 2), (0, 0))], {}
+    )
+
+    result = check_stale_epoch(data)
+
+    assert result.valid is True
+    assert result.counts == {
+        "attempts": 2,
+        "unrecorded_attempts": 0,
+        "workers": 1,
+        "stale_attempts": 0,
+        "stale_opened": 0,
+        "stale_ended": 0,
+        "stale_registered": 0,
+        "stale_reaped": 0,
+        "stale_effects": 0,
+        "stale_applied": {},
+    }
+    assert result.examples == []
+
+
+def test_every_effect_of_a_deposed_epoch_is_counted_with_its_ids() -> None:
+    data = epoch_run(
+        [((2, 3), (2, 3)), ((3, 3), (-1, 3)), ((3, 3), (3, 3))],
+        [worker("w1", (3, 3), (2, 3)), worker("w2", (3, 3), (0, 0))],
+        {"assign": 1, "complete": 1, "reap": 1, "drain": 2},
+    )
+
+    result = check_stale_epoch(data)
+
+    assert result.valid is False
+    assert result.counts == {
+        "attempts": 3,
+        "unrecorded_attempts": 0,
+        "workers": 2,
+        "stale_attempts": 2,
+        "stale_opened": 1,
+        "stale_ended": 2,
+        "stale_registered": 0,
+        "stale_reaped": 1,
+        "stale_effects": 4,
+        "stale_applied": {"assign": 1, "complete": 1, "drain": 2, "reap": 1},
+    }
+    assert result.examples == [
+        {
+            "task_id": "t1",
+            "attempt": 1,
+            "worker_id": "w1",
+            "effect": "opened",
+            "outcome": "SUCCEEDED",
+            "op_epoch": 2,
+            "epoch_in_force": 3,
+        },
+        {
+            "task_id": "t1",
+            "attempt": 1,
+            "worker_id": "w1",
+            "effect": "ended",
+            "outcome": "SUCCEEDED",
+            "op_epoch": 2,
+            "epoch_in_force": 3,
+        },
+        {
+            "task_id": "t2",
+            "attempt": 1,
+            "worker_id": "w1",
+            "effect": "ended",
+            "outcome": "SUCCEEDED",
+            "op_epoch": -1,
+            "epoch_in_force": 3,
+        },
+        {"worker_id": "w1", "effect": "reaped", "op_epoch": 2, "epoch_in_force": 3},
+        {
+            "replica": "m1",
+            "stale_applied": {"assign": 1, "complete": 1, "reap": 1, "drain": 2},
+        },
+    ]
+
+
+def test_a_stale_op_that_left_no_record_still_makes_the_run_invalid() -> None:
+    data = epoch_run([((2, 2), (2, 2))], [], {"drain": 1})
+
+    result = check_stale_epoch(data)
+
+    assert result.valid is False
+    assert (result.counts["stale_effects"], result.counts["stale_applied"]) == (
+        0,
+        {"drain": 1},
+    )
+
+
+def test_a_run_that_recorded_no_epochs_is_unknown() -> None:
+    data = run_data([submit(0.5, "t1")], [task("t1", "SUCCEEDED", ["SUCCEEDED"])])
+
+    result = check_stale_epoch(data)
+
+    assert result.valid is None
+    assert (result.counts["attempts"], result.counts["unrecorded_attempts"]) == (0, 1)
+    assert result.notes == [
+        "no attempt or replica recorded epochs",
+        "the worker registry was not read",
+    ]

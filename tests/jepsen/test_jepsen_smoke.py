@@ -61,6 +61,10 @@ def test_fixed_seed_run_under_every_nemesis_is_valid(tmp_path: Path) -> None:
     assert counts(summary, "duplicates")["after_success"] == 0
     assert counts(summary, "leaks")["leaked_processes"] == 0
     assert counts(summary, "leaks")["late_children"] == 0
+    assert summary["checkers"]["stale-epoch"]["valid"] is True
+    assert counts(summary, "stale-epoch")["attempts"] >= 50
+    assert counts(summary, "stale-epoch")["stale_effects"] == 0
+    assert counts(summary, "stale-epoch")["stale_applied"] == {}
     assert (out / "report.html").exists()
     assert (out / "timeline.png").stat().st_size > 10_000
     assert run.stdout.startswith("jepsen_like: VALID"), summary["verdict"]

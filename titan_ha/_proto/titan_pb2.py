@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0btitan.proto\x12\x08titan.v1\"\xa7\x01\n\x08TaskSpec\x12\x0f\n\x07\x63ommand\x18\x01 \x01(\t\x12\x11\n\ttimeout_s\x18\x02 \x01(\x01\x12\x13\n\x0bmax_retries\x18\x03 \x01(\x05\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\x12\x14\n\x0c\x64ocker_image\x18\x05 \x01(\t\x12\x0c\n\x04\x63pus\x18\x06 \x01(\x01\x12\x14\n\x0cmemory_bytes\x18\x07 \x01(\x03\x12\x0f\n\x07network\x18\x08 \x01(\t\"1\n\rSubmitRequest\x12 \n\x04spec\x18\x01 \x01(\x0b\x32\x12.titan.v1.TaskSpec\"/\n\x0bSubmitReply\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xisted\x18\x02 \x01(\x08\"0\n\x0eGetTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\r\n\x05local\x18\x02 \x01(\x08\"?\n\x10ListTasksRequest\x12\r\n\x05state\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\r\n\x05local\x18\x03 \x01(\x08\"/\n\x0eListTasksReply\x12\x1d\n\x05tasks\x18\x01 \x03(\x0b\x32\x0e.titan.v1.Task\" \n\rCancelRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\"\x1c\n\x0b\x43\x61ncelReply\x12\r\n\x05state\x18\x01 \x01(\t\"\xaf\x01\n\x07\x41ttempt\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12\x11\n\tworker_id\x18\x02 \x01(\t\x12\x0f\n\x07outcome\x18\x03 \x01(\t\x12\x15\n\rhas_exit_code\x18\x04 \x01(\x08\x12\x11\n\texit_code\x18\x05 \x01(\x05\x12\x0e\n\x06signal\x18\x06 \x01(\t\x12\x12\n\nstarted_at\x18\x07 \x01(\x01\x12\x13\n\x0b\x66inished_at\x18\x08 \x01(\x01\x12\r\n\x05\x65rror\x18\t \x01(\t\"\x85\x03\n\x04Task\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12 \n\x04spec\x18\x03 \x01(\x0b\x32\x12.titan.v1.TaskSpec\x12\x14\n\x0csubmitted_at\x18\x04 \x01(\x01\x12\x13\n\x0b\x66inished_at\x18\x05 \x01(\x01\x12\x11\n\tworker_id\x18\x06 \x01(\t\x12\x15\n\rhas_exit_code\x18\x07 \x01(\x08\x12\x11\n\texit_code\x18\x08 \x01(\x05\x12\x0f\n\x07outcome\x18\t \x01(\t\x12\x0e\n\x06stdout\x18\n \x01(\t\x12\x0e\n\x06stderr\x18\x0b \x01(\t\x12\x14\n\x0cstdout_bytes\x18\x0c \x01(\x03\x12\x14\n\x0cstderr_bytes\x18\r \x01(\x03\x12\x18\n\x10stdout_truncated\x18\x0e \x01(\x08\x12\x18\n\x10stderr_truncated\x18\x0f \x01(\x08\x12#\n\x08\x61ttempts\x18\x10 \x03(\x0b\x32\x11.titan.v1.Attempt\x12\x0b\n\x03seq\x18\x11 \x01(\x03\x12\x15\n\rattempt_count\x18\x12 \x01(\x05\"\x1e\n\rStatusRequest\x12\r\n\x05local\x18\x01 \x01(\x08\"\xf1\x01\n\x0bManagerInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04grpc\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x14\n\x0c\x63ommit_index\x18\x04 \x01(\x03\x12\x15\n\rapplied_index\x18\x05 \x01(\x03\x12\x0c\n\x04term\x18\x06 \x01(\x03\x12\x11\n\tleader_id\x18\x07 \x01(\t\x12\x39\n\nrejections\x18\x08 \x03(\x0b\x32%.titan.v1.ManagerInfo.RejectionsEntry\x1a\x31\n\x0fRejectionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"M\n\nWorkerInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x13\n\x0blast_seen_s\x18\x03 \x01(\x01\x12\x0f\n\x07running\x18\x04 \x03(\t\"\xe9\x01\n\x0bStatusReply\x12\x0e\n\x06leader\x18\x01 \x01(\t\x12\x0c\n\x04term\x18\x02 \x01(\x03\x12\'\n\x08managers\x18\x03 \x03(\x0b\x32\x15.titan.v1.ManagerInfo\x12%\n\x07workers\x18\x04 \x03(\x0b\x32\x14.titan.v1.WorkerInfo\x12/\n\x05tasks\x18\x05 \x03(\x0b\x32 .titan.v1.StatusReply.TasksEntry\x12\r\n\x05stale\x18\x06 \x01(\x08\x1a,\n\nTasksEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\x11\n\x0fNodeInfoRequest\".\n\nAttemptRef\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\"\xa4\x01\n\x0cPulseRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x13\n\x0bincarnation\x18\x02 \x01(\t\x12\x12\n\nfree_slots\x18\x03 \x01(\x05\x12%\n\x07running\x18\x04 \x03(\x0b\x32\x14.titan.v1.AttemptRef\x12\x10\n\x08\x64raining\x18\x05 \x01(\x08\x12\x0e\n\x06wait_s\x18\x06 \x01(\x01\x12\x0f\n\x07leaving\x18\x07 \x01(\x08\"a\n\nAssignment\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12 \n\x04spec\x18\x03 \x01(\x0b\x32\x12.titan.v1.TaskSpec\x12\x0f\n\x07lease_s\x18\x04 \x01(\x01\"\x86\x01\n\nPulseReply\x12)\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x14.titan.v1.Assignment\x12\"\n\x04kill\x18\x02 \x03(\x0b\x32\x14.titan.v1.AttemptRef\x12\x18\n\x10pulse_interval_s\x18\x03 \x01(\x01\x12\x0f\n\x07lease_s\x18\x04 \x01(\x01\"\xdc\x02\n\rReportRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x13\n\x0bincarnation\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12\x0f\n\x07outcome\x18\x05 \x01(\t\x12\x15\n\rhas_exit_code\x18\x06 \x01(\x08\x12\x11\n\texit_code\x18\x07 \x01(\x05\x12\x0e\n\x06signal\x18\x08 \x01(\t\x12\x0e\n\x06stdout\x18\t \x01(\t\x12\x0e\n\x06stderr\x18\n \x01(\t\x12\x14\n\x0cstdout_bytes\x18\x0b \x01(\x03\x12\x14\n\x0cstderr_bytes\x18\x0c \x01(\x03\x12\x18\n\x10stdout_truncated\x18\r \x01(\x08\x12\x18\n\x10stderr_truncated\x18\x0e \x01(\x08\x12\x12\n\nstarted_at\x18\x0f \x01(\x01\x12\x13\n\x0b\x66inished_at\x18\x10 \x01(\x01\x12\r\n\x05\x65rror\x18\x11 \x01(\t\"3\n\x0bReportReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x12\n\ntask_state\x18\x02 \x01(\t\"K\n\x0eManagerAddress\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04grpc\x18\x02 \x01(\t\x12\x0c\n\x04raft\x18\x03 \x01(\t\x12\x11\n\tdashboard\x18\x04 \x01(\t\"\"\n\x14RemoveManagerRequest\x12\n\n\x02id\x18\x01 \x01(\t\"=\n\x0fMembershipReply\x12*\n\x08managers\x18\x01 \x03(\x0b\x32\x18.titan.v1.ManagerAddress2\xf3\x04\n\x07Manager\x12\x38\n\x06Submit\x12\x17.titan.v1.SubmitRequest\x1a\x15.titan.v1.SubmitReply\x12\x33\n\x07GetTask\x12\x18.titan.v1.GetTaskRequest\x1a\x0e.titan.v1.Task\x12\x41\n\tListTasks\x12\x1a.titan.v1.ListTasksRequest\x1a\x18.titan.v1.ListTasksReply\x12\x38\n\x06\x43\x61ncel\x12\x17.titan.v1.CancelRequest\x1a\x15.titan.v1.CancelReply\x12\x38\n\x06Status\x12\x17.titan.v1.StatusRequest\x1a\x15.titan.v1.StatusReply\x12<\n\x08NodeInfo\x12\x19.titan.v1.NodeInfoRequest\x1a\x15.titan.v1.ManagerInfo\x12\x41\n\nAddManager\x12\x18.titan.v1.ManagerAddress\x1a\x19.titan.v1.MembershipReply\x12J\n\rRemoveManager\x12\x1e.titan.v1.RemoveManagerRequest\x1a\x19.titan.v1.MembershipReply\x12\x35\n\x05Pulse\x12\x16.titan.v1.PulseRequest\x1a\x14.titan.v1.PulseReply\x12>\n\x0cReportResult\x12\x17.titan.v1.ReportRequest\x1a\x15.titan.v1.ReportReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0btitan.proto\x12\x08titan.v1\"\xa7\x01\n\x08TaskSpec\x12\x0f\n\x07\x63ommand\x18\x01 \x01(\t\x12\x11\n\ttimeout_s\x18\x02 \x01(\x01\x12\x13\n\x0bmax_retries\x18\x03 \x01(\x05\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\x12\x14\n\x0c\x64ocker_image\x18\x05 \x01(\t\x12\x0c\n\x04\x63pus\x18\x06 \x01(\x01\x12\x14\n\x0cmemory_bytes\x18\x07 \x01(\x03\x12\x0f\n\x07network\x18\x08 \x01(\t\"1\n\rSubmitRequest\x12 \n\x04spec\x18\x01 \x01(\x0b\x32\x12.titan.v1.TaskSpec\"/\n\x0bSubmitReply\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xisted\x18\x02 \x01(\x08\"0\n\x0eGetTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\r\n\x05local\x18\x02 \x01(\x08\"?\n\x10ListTasksRequest\x12\r\n\x05state\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\r\n\x05local\x18\x03 \x01(\x08\"/\n\x0eListTasksReply\x12\x1d\n\x05tasks\x18\x01 \x03(\x0b\x32\x0e.titan.v1.Task\" \n\rCancelRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\"\x1c\n\x0b\x43\x61ncelReply\x12\r\n\x05state\x18\x01 \x01(\t\"\x91\x02\n\x07\x41ttempt\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12\x11\n\tworker_id\x18\x02 \x01(\t\x12\x0f\n\x07outcome\x18\x03 \x01(\t\x12\x15\n\rhas_exit_code\x18\x04 \x01(\x08\x12\x11\n\texit_code\x18\x05 \x01(\x05\x12\x0e\n\x06signal\x18\x06 \x01(\t\x12\x12\n\nstarted_at\x18\x07 \x01(\x01\x12\x13\n\x0b\x66inished_at\x18\x08 \x01(\x01\x12\r\n\x05\x65rror\x18\t \x01(\t\x12\x17\n\x0fopened_by_epoch\x18\n \x01(\x03\x12\x17\n\x0fopened_in_epoch\x18\x0b \x01(\x03\x12\x16\n\x0e\x65nded_by_epoch\x18\x0c \x01(\x03\x12\x16\n\x0e\x65nded_in_epoch\x18\r \x01(\x03\"\x85\x03\n\x04Task\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12 \n\x04spec\x18\x03 \x01(\x0b\x32\x12.titan.v1.TaskSpec\x12\x14\n\x0csubmitted_at\x18\x04 \x01(\x01\x12\x13\n\x0b\x66inished_at\x18\x05 \x01(\x01\x12\x11\n\tworker_id\x18\x06 \x01(\t\x12\x15\n\rhas_exit_code\x18\x07 \x01(\x08\x12\x11\n\texit_code\x18\x08 \x01(\x05\x12\x0f\n\x07outcome\x18\t \x01(\t\x12\x0e\n\x06stdout\x18\n \x01(\t\x12\x0e\n\x06stderr\x18\x0b \x01(\t\x12\x14\n\x0cstdout_bytes\x18\x0c \x01(\x03\x12\x14\n\x0cstderr_bytes\x18\r \x01(\x03\x12\x18\n\x10stdout_truncated\x18\x0e \x01(\x08\x12\x18\n\x10stderr_truncated\x18\x0f \x01(\x08\x12#\n\x08\x61ttempts\x18\x10 \x03(\x0b\x32\x11.titan.v1.Attempt\x12\x0b\n\x03seq\x18\x11 \x01(\x03\x12\x15\n\rattempt_count\x18\x12 \x01(\x05\"\x1e\n\rStatusRequest\x12\r\n\x05local\x18\x01 \x01(\x08\"\xe6\x02\n\x0bManagerInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04grpc\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x14\n\x0c\x63ommit_index\x18\x04 \x01(\x03\x12\x15\n\rapplied_index\x18\x05 \x01(\x03\x12\x0c\n\x04term\x18\x06 \x01(\x03\x12\x11\n\tleader_id\x18\x07 \x01(\t\x12\x39\n\nrejections\x18\x08 \x03(\x0b\x32%.titan.v1.ManagerInfo.RejectionsEntry\x12>\n\rstale_applied\x18\t \x03(\x0b\x32\'.titan.v1.ManagerInfo.StaleAppliedEntry\x1a\x31\n\x0fRejectionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a\x33\n\x11StaleAppliedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xb9\x01\n\nWorkerInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x13\n\x0blast_seen_s\x18\x03 \x01(\x01\x12\x0f\n\x07running\x18\x04 \x03(\t\x12\x1b\n\x13registered_by_epoch\x18\x05 \x01(\x03\x12\x1b\n\x13registered_in_epoch\x18\x06 \x01(\x03\x12\x17\n\x0freaped_by_epoch\x18\x07 \x01(\x03\x12\x17\n\x0freaped_in_epoch\x18\x08 \x01(\x03\"\xe9\x01\n\x0bStatusReply\x12\x0e\n\x06leader\x18\x01 \x01(\t\x12\x0c\n\x04term\x18\x02 \x01(\x03\x12\'\n\x08managers\x18\x03 \x03(\x0b\x32\x15.titan.v1.ManagerInfo\x12%\n\x07workers\x18\x04 \x03(\x0b\x32\x14.titan.v1.WorkerInfo\x12/\n\x05tasks\x18\x05 \x03(\x0b\x32 .titan.v1.StatusReply.TasksEntry\x12\r\n\x05stale\x18\x06 \x01(\x08\x1a,\n\nTasksEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\x11\n\x0fNodeInfoRequest\".\n\nAttemptRef\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\"\xa4\x01\n\x0cPulseRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x13\n\x0bincarnation\x18\x02 \x01(\t\x12\x12\n\nfree_slots\x18\x03 \x01(\x05\x12%\n\x07running\x18\x04 \x03(\x0b\x32\x14.titan.v1.AttemptRef\x12\x10\n\x08\x64raining\x18\x05 \x01(\x08\x12\x0e\n\x06wait_s\x18\x06 \x01(\x01\x12\x0f\n\x07leaving\x18\x07 \x01(\x08\"a\n\nAssignment\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12 \n\x04spec\x18\x03 \x01(\x0b\x32\x12.titan.v1.TaskSpec\x12\x0f\n\x07lease_s\x18\x04 \x01(\x01\"\x86\x01\n\nPulseReply\x12)\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x14.titan.v1.Assignment\x12\"\n\x04kill\x18\x02 \x03(\x0b\x32\x14.titan.v1.AttemptRef\x12\x18\n\x10pulse_interval_s\x18\x03 \x01(\x01\x12\x0f\n\x07lease_s\x18\x04 \x01(\x01\"\xdc\x02\n\rReportRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x13\n\x0bincarnation\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12\x0f\n\x07outcome\x18\x05 \x01(\t\x12\x15\n\rhas_exit_code\x18\x06 \x01(\x08\x12\x11\n\texit_code\x18\x07 \x01(\x05\x12\x0e\n\x06signal\x18\x08 \x01(\t\x12\x0e\n\x06stdout\x18\t \x01(\t\x12\x0e\n\x06stderr\x18\n \x01(\t\x12\x14\n\x0cstdout_bytes\x18\x0b \x01(\x03\x12\x14\n\x0cstderr_bytes\x18\x0c \x01(\x03\x12\x18\n\x10stdout_truncated\x18\r \x01(\x08\x12\x18\n\x10stderr_truncated\x18\x0e \x01(\x08\x12\x12\n\nstarted_at\x18\x0f \x01(\x01\x12\x13\n\x0b\x66inished_at\x18\x10 \x01(\x01\x12\r\n\x05\x65rror\x18\x11 \x01(\t\"3\n\x0bReportReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x12\n\ntask_state\x18\x02 \x01(\t\"K\n\x0eManagerAddress\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04grpc\x18\x02 \x01(\t\x12\x0c\n\x04raft\x18\x03 \x01(\t\x12\x11\n\tdashboard\x18\x04 \x01(\t\"\"\n\x14RemoveManagerRequest\x12\n\n\x02id\x18\x01 \x01(\t\"=\n\x0fMembershipReply\x12*\n\x08managers\x18\x01 \x03(\x0b\x32\x18.titan.v1.ManagerAddress2\xf3\x04\n\x07Manager\x12\x38\n\x06Submit\x12\x17.titan.v1.SubmitRequest\x1a\x15.titan.v1.SubmitReply\x12\x33\n\x07GetTask\x12\x18.titan.v1.GetTaskRequest\x1a\x0e.titan.v1.Task\x12\x41\n\tListTasks\x12\x1a.titan.v1.ListTasksRequest\x1a\x18.titan.v1.ListTasksReply\x12\x38\n\x06\x43\x61ncel\x12\x17.titan.v1.CancelRequest\x1a\x15.titan.v1.CancelReply\x12\x38\n\x06Status\x12\x17.titan.v1.StatusRequest\x1a\x15.titan.v1.StatusReply\x12<\n\x08NodeInfo\x12\x19.titan.v1.NodeInfoRequest\x1a\x15.titan.v1.ManagerInfo\x12\x41\n\nAddManager\x12\x18.titan.v1.ManagerAddress\x1a\x19.titan.v1.MembershipReply\x12J\n\rRemoveManager\x12\x1e.titan.v1.RemoveManagerRequest\x1a\x19.titan.v1.MembershipReply\x12\x35\n\x05Pulse\x12\x16.titan.v1.PulseRequest\x1a\x14.titan.v1.PulseReply\x12>\n\x0cReportResult\x12\x17.titan.v1.ReportRequest\x1a\x15.titan.v1.ReportReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,6 +33,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MANAGERINFO_REJECTIONSENTRY']._loaded_options = None
   _globals['_MANAGERINFO_REJECTIONSENTRY']._serialized_options = b'8\001'
+  _globals['_MANAGERINFO_STALEAPPLIEDENTRY']._loaded_options = None
+  _globals['_MANAGERINFO_STALEAPPLIEDENTRY']._serialized_options = b'8\001'
   _globals['_STATUSREPLY_TASKSENTRY']._loaded_options = None
   _globals['_STATUSREPLY_TASKSENTRY']._serialized_options = b'8\001'
   _globals['_TASKSPEC']._serialized_start=26
@@ -52,41 +54,43 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CANCELREPLY']._serialized_start=493
   _globals['_CANCELREPLY']._serialized_end=521
   _globals['_ATTEMPT']._serialized_start=524
-  _globals['_ATTEMPT']._serialized_end=699
-  _globals['_TASK']._serialized_start=702
-  _globals['_TASK']._serialized_end=1091
-  _globals['_STATUSREQUEST']._serialized_start=1093
-  _globals['_STATUSREQUEST']._serialized_end=1123
-  _globals['_MANAGERINFO']._serialized_start=1126
-  _globals['_MANAGERINFO']._serialized_end=1367
-  _globals['_MANAGERINFO_REJECTIONSENTRY']._serialized_start=1318
-  _globals['_MANAGERINFO_REJECTIONSENTRY']._serialized_end=1367
-  _globals['_WORKERINFO']._serialized_start=1369
-  _globals['_WORKERINFO']._serialized_end=1446
-  _globals['_STATUSREPLY']._serialized_start=1449
-  _globals['_STATUSREPLY']._serialized_end=1682
-  _globals['_STATUSREPLY_TASKSENTRY']._serialized_start=1638
-  _globals['_STATUSREPLY_TASKSENTRY']._serialized_end=1682
-  _globals['_NODEINFOREQUEST']._serialized_start=1684
-  _globals['_NODEINFOREQUEST']._serialized_end=1701
-  _globals['_ATTEMPTREF']._serialized_start=1703
-  _globals['_ATTEMPTREF']._serialized_end=1749
-  _globals['_PULSEREQUEST']._serialized_start=1752
-  _globals['_PULSEREQUEST']._serialized_end=1916
-  _globals['_ASSIGNMENT']._serialized_start=1918
-  _globals['_ASSIGNMENT']._serialized_end=2015
-  _globals['_PULSEREPLY']._serialized_start=2018
-  _globals['_PULSEREPLY']._serialized_end=2152
-  _globals['_REPORTREQUEST']._serialized_start=2155
-  _globals['_REPORTREQUEST']._serialized_end=2503
-  _globals['_REPORTREPLY']._serialized_start=2505
-  _globals['_REPORTREPLY']._serialized_end=2556
-  _globals['_MANAGERADDRESS']._serialized_start=2558
-  _globals['_MANAGERADDRESS']._serialized_end=2633
-  _globals['_REMOVEMANAGERREQUEST']._serialized_start=2635
-  _globals['_REMOVEMANAGERREQUEST']._serialized_end=2669
-  _globals['_MEMBERSHIPREPLY']._serialized_start=2671
-  _globals['_MEMBERSHIPREPLY']._serialized_end=2732
-  _globals['_MANAGER']._serialized_start=2735
-  _globals['_MANAGER']._serialized_end=3362
+  _globals['_ATTEMPT']._serialized_end=797
+  _globals['_TASK']._serialized_start=800
+  _globals['_TASK']._serialized_end=1189
+  _globals['_STATUSREQUEST']._serialized_start=1191
+  _globals['_STATUSREQUEST']._serialized_end=1221
+  _globals['_MANAGERINFO']._serialized_start=1224
+  _globals['_MANAGERINFO']._serialized_end=1582
+  _globals['_MANAGERINFO_REJECTIONSENTRY']._serialized_start=1480
+  _globals['_MANAGERINFO_REJECTIONSENTRY']._serialized_end=1529
+  _globals['_MANAGERINFO_STALEAPPLIEDENTRY']._serialized_start=1531
+  _globals['_MANAGERINFO_STALEAPPLIEDENTRY']._serialized_end=1582
+  _globals['_WORKERINFO']._serialized_start=1585
+  _globals['_WORKERINFO']._serialized_end=1770
+  _globals['_STATUSREPLY']._serialized_start=1773
+  _globals['_STATUSREPLY']._serialized_end=2006
+  _globals['_STATUSREPLY_TASKSENTRY']._serialized_start=1962
+  _globals['_STATUSREPLY_TASKSENTRY']._serialized_end=2006
+  _globals['_NODEINFOREQUEST']._serialized_start=2008
+  _globals['_NODEINFOREQUEST']._serialized_end=2025
+  _globals['_ATTEMPTREF']._serialized_start=2027
+  _globals['_ATTEMPTREF']._serialized_end=2073
+  _globals['_PULSEREQUEST']._serialized_start=2076
+  _globals['_PULSEREQUEST']._serialized_end=2240
+  _globals['_ASSIGNMENT']._serialized_start=2242
+  _globals['_ASSIGNMENT']._serialized_end=2339
+  _globals['_PULSEREPLY']._serialized_start=2342
+  _globals['_PULSEREPLY']._serialized_end=2476
+  _globals['_REPORTREQUEST']._serialized_start=2479
+  _globals['_REPORTREQUEST']._serialized_end=2827
+  _globals['_REPORTREPLY']._serialized_start=2829
+  _globals['_REPORTREPLY']._serialized_end=2880
+  _globals['_MANAGERADDRESS']._serialized_start=2882
+  _globals['_MANAGERADDRESS']._serialized_end=2957
+  _globals['_REMOVEMANAGERREQUEST']._serialized_start=2959
+  _globals['_REMOVEMANAGERREQUEST']._serialized_end=2993
+  _globals['_MEMBERSHIPREPLY']._serialized_start=2995
+  _globals['_MEMBERSHIPREPLY']._serialized_end=3056
+  _globals['_MANAGER']._serialized_start=3059
+  _globals['_MANAGER']._serialized_end=3686
 # @@protoc_insertion_point(module_scope)

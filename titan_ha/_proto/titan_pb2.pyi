@@ -77,7 +77,7 @@ class CancelReply(_message.Message):
     def __init__(self, state: _Optional[str] = ...) -> None: ...
 
 class Attempt(_message.Message):
-    __slots__ = ("number", "worker_id", "outcome", "has_exit_code", "exit_code", "signal", "started_at", "finished_at", "error")
+    __slots__ = ("number", "worker_id", "outcome", "has_exit_code", "exit_code", "signal", "started_at", "finished_at", "error", "opened_by_epoch", "opened_in_epoch", "ended_by_epoch", "ended_in_epoch")
     NUMBER_FIELD_NUMBER: _ClassVar[int]
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
@@ -87,6 +87,10 @@ class Attempt(_message.Message):
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    OPENED_BY_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    OPENED_IN_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    ENDED_BY_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    ENDED_IN_EPOCH_FIELD_NUMBER: _ClassVar[int]
     number: int
     worker_id: str
     outcome: str
@@ -96,7 +100,11 @@ class Attempt(_message.Message):
     started_at: float
     finished_at: float
     error: str
-    def __init__(self, number: _Optional[int] = ..., worker_id: _Optional[str] = ..., outcome: _Optional[str] = ..., has_exit_code: _Optional[bool] = ..., exit_code: _Optional[int] = ..., signal: _Optional[str] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., error: _Optional[str] = ...) -> None: ...
+    opened_by_epoch: int
+    opened_in_epoch: int
+    ended_by_epoch: int
+    ended_in_epoch: int
+    def __init__(self, number: _Optional[int] = ..., worker_id: _Optional[str] = ..., outcome: _Optional[str] = ..., has_exit_code: _Optional[bool] = ..., exit_code: _Optional[int] = ..., signal: _Optional[str] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., error: _Optional[str] = ..., opened_by_epoch: _Optional[int] = ..., opened_in_epoch: _Optional[int] = ..., ended_by_epoch: _Optional[int] = ..., ended_in_epoch: _Optional[int] = ...) -> None: ...
 
 class Task(_message.Message):
     __slots__ = ("id", "state", "spec", "submitted_at", "finished_at", "worker_id", "has_exit_code", "exit_code", "outcome", "stdout", "stderr", "stdout_bytes", "stderr_bytes", "stdout_truncated", "stderr_truncated", "attempts", "seq", "attempt_count")
@@ -145,8 +153,15 @@ class StatusRequest(_message.Message):
     def __init__(self, local: _Optional[bool] = ...) -> None: ...
 
 class ManagerInfo(_message.Message):
-    __slots__ = ("id", "grpc", "role", "commit_index", "applied_index", "term", "leader_id", "rejections")
+    __slots__ = ("id", "grpc", "role", "commit_index", "applied_index", "term", "leader_id", "rejections", "stale_applied")
     class RejectionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class StaleAppliedEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -161,6 +176,7 @@ class ManagerInfo(_message.Message):
     TERM_FIELD_NUMBER: _ClassVar[int]
     LEADER_ID_FIELD_NUMBER: _ClassVar[int]
     REJECTIONS_FIELD_NUMBER: _ClassVar[int]
+    STALE_APPLIED_FIELD_NUMBER: _ClassVar[int]
     id: str
     grpc: str
     role: str
@@ -169,19 +185,28 @@ class ManagerInfo(_message.Message):
     term: int
     leader_id: str
     rejections: _containers.ScalarMap[str, int]
-    def __init__(self, id: _Optional[str] = ..., grpc: _Optional[str] = ..., role: _Optional[str] = ..., commit_index: _Optional[int] = ..., applied_index: _Optional[int] = ..., term: _Optional[int] = ..., leader_id: _Optional[str] = ..., rejections: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    stale_applied: _containers.ScalarMap[str, int]
+    def __init__(self, id: _Optional[str] = ..., grpc: _Optional[str] = ..., role: _Optional[str] = ..., commit_index: _Optional[int] = ..., applied_index: _Optional[int] = ..., term: _Optional[int] = ..., leader_id: _Optional[str] = ..., rejections: _Optional[_Mapping[str, int]] = ..., stale_applied: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class WorkerInfo(_message.Message):
-    __slots__ = ("id", "state", "last_seen_s", "running")
+    __slots__ = ("id", "state", "last_seen_s", "running", "registered_by_epoch", "registered_in_epoch", "reaped_by_epoch", "reaped_in_epoch")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     LAST_SEEN_S_FIELD_NUMBER: _ClassVar[int]
     RUNNING_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_BY_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_IN_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    REAPED_BY_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    REAPED_IN_EPOCH_FIELD_NUMBER: _ClassVar[int]
     id: str
     state: str
     last_seen_s: float
     running: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., state: _Optional[str] = ..., last_seen_s: _Optional[float] = ..., running: _Optional[_Iterable[str]] = ...) -> None: ...
+    registered_by_epoch: int
+    registered_in_epoch: int
+    reaped_by_epoch: int
+    reaped_in_epoch: int
+    def __init__(self, id: _Optional[str] = ..., state: _Optional[str] = ..., last_seen_s: _Optional[float] = ..., running: _Optional[_Iterable[str]] = ..., registered_by_epoch: _Optional[int] = ..., registered_in_epoch: _Optional[int] = ..., reaped_by_epoch: _Optional[int] = ..., reaped_in_epoch: _Optional[int] = ...) -> None: ...
 
 class StatusReply(_message.Message):
     __slots__ = ("leader", "term", "managers", "workers", "tasks", "stale")

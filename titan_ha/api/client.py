@@ -113,7 +113,12 @@ class Client:
         return [TaskView.from_proto(t) for t in reply.tasks]
 
     def node_info(self, *, deadline_s: float = 2.0) -> dict[str, object]:
-        """The first endpoint's own Raft view: role, term, indexes, rejections."""
+        """The first endpoint's own Raft view: role, term, indexes, rejections.
+
+        ``stale_applied`` counts, by op, fenced commands its state machine
+        accepted although their epoch was not the current one (none unless
+        fencing is off).
+        """
         info: pb.ManagerInfo = self._call_first(
             "NodeInfo", pb.NodeInfoRequest(), deadline_s
         )
@@ -126,6 +131,7 @@ class Client:
             "applied_index": info.applied_index,
             "leader_id": info.leader_id or None,
             "rejections": dict(info.rejections),
+            "stale_applied": dict(info.stale_applied),
         }
 
     def cancel(self, task_id: str, *, deadline_s: float = 5.0) -> str:

@@ -47,8 +47,20 @@ class TaskSpec:
         )
 
 
+def epoch_or_none(epoch: int) -> int | None:
+    """An epoch a record carries, None for 0 (not recorded)."""
+    return epoch or None
+
+
 @dataclass(frozen=True)
 class AttemptView:
+    """One attempt of a task.
+
+    The epoch fields (0: not recorded) say which epoch the commands that
+    opened and ended it carried (``*_by_epoch``, -1: none) and which was in
+    force when they applied (``*_in_epoch``).
+    """
+
     number: int
     worker_id: str
     outcome: str | None
@@ -57,6 +69,10 @@ class AttemptView:
     started_at: float
     finished_at: float
     error: str
+    opened_by_epoch: int = 0
+    opened_in_epoch: int = 0
+    ended_by_epoch: int = 0
+    ended_in_epoch: int = 0
 
     @classmethod
     def from_proto(cls, a: pb.Attempt) -> AttemptView:
@@ -69,6 +85,10 @@ class AttemptView:
             started_at=a.started_at,
             finished_at=a.finished_at,
             error=a.error,
+            opened_by_epoch=a.opened_by_epoch,
+            opened_in_epoch=a.opened_in_epoch,
+            ended_by_epoch=a.ended_by_epoch,
+            ended_in_epoch=a.ended_in_epoch,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -81,6 +101,10 @@ class AttemptView:
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
             "error": self.error or None,
+            "opened_by_epoch": epoch_or_none(self.opened_by_epoch),
+            "opened_in_epoch": epoch_or_none(self.opened_in_epoch),
+            "ended_by_epoch": epoch_or_none(self.ended_by_epoch),
+            "ended_in_epoch": epoch_or_none(self.ended_in_epoch),
         }
 
 
@@ -187,10 +211,20 @@ class ManagerView:
 
 @dataclass(frozen=True)
 class WorkerView:
+    """A worker as ``titan status`` shows it.
+
+    The epoch fields describe the last register and reap applied to it, as
+    ``AttemptView``'s do; ``titan status --json`` leaves them out.
+    """
+
     id: str
     state: str
     last_seen_s: float | None
     running: tuple[str, ...]
+    registered_by_epoch: int = 0
+    registered_in_epoch: int = 0
+    reaped_by_epoch: int = 0
+    reaped_in_epoch: int = 0
 
     def to_json(self) -> dict[str, Any]:
         seen = None if self.last_seen_s is None else round(self.last_seen_s, 2)
@@ -228,6 +262,10 @@ class ClusterStatus:
                     w.state,
                     None if w.last_seen_s < 0 else w.last_seen_s,
                     tuple(w.running),
+                    registered_by_epoch=w.registered_by_epoch,
+                    registered_in_epoch=w.registered_in_epoch,
+                    reaped_by_epoch=w.reaped_by_epoch,
+                    reaped_in_epoch=w.reaped_in_epoch,
                 )
                 for w in s.workers
             ),

@@ -33,6 +33,14 @@ def number(cmd: Command, key: str, default: float | None = None) -> float:
     return float(value)
 
 
+def epoch_of(cmd: Command) -> int:
+    """The epoch a command carries, as fencing compares it; -1 when it has none."""
+    value = cmd.get("epoch")
+    if isinstance(value, int | float) and math.isfinite(value) and value == int(value):
+        return int(value)
+    return -1
+
+
 def text(cmd: Command, key: str) -> str:
     """A string field, or "" when it is missing or not a string."""
     value = cmd.get(key)

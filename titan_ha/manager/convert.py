@@ -44,6 +44,10 @@ def attempt_to_proto(attempt: AttemptRecord) -> pb.Attempt:
         started_at=attempt.started_at,
         finished_at=attempt.finished_at,
         error=attempt.error,
+        opened_by_epoch=attempt.opened_by_epoch,
+        opened_in_epoch=attempt.opened_in_epoch,
+        ended_by_epoch=attempt.ended_by_epoch,
+        ended_in_epoch=attempt.ended_in_epoch,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from titan_ha.config import ManagerSpec
 from titan_ha.errors import TitanError
@@ -23,6 +24,11 @@ from titan_ha.manager.state import ClusterState
 logger = logging.getLogger(__name__)
 
 PROPOSE_TIMEOUT_S = 3.0
+# Under the "slow-step-down" test fault, services outlive the loss of
+# leadership by this long: a deposed leader that has not noticed yet, whose
+# commands only fencing stops. Below every reaper threshold, so the deposed
+# leader's reaper does not declare the whole fleet dead meanwhile.
+SLOW_STEP_DOWN_S = 1.0
 
 
 class LeaderServices:
@@ -47,6 +53,7 @@ class LeaderServices:
         self._wake = threading.Event()
         self._closed = threading.Event()
         self._epoch: int | None = None
+        self._lost_at: float | None = None  # when leadership was seen lost
         self._thread = threading.Thread(
             target=self._watch, name="leader-watch", daemon=True
         )
@@ -88,12 +95,26 @@ class LeaderServices:
                 return
             leading = self._raft.is_leader
             term = self._raft.term
-            if self._epoch is not None and (
+            lost = (
                 not leading or term != self._epoch or self._state.epoch != self._epoch
-            ):
+            )
+            if self._epoch is not None and lost and self._may_step_down():
                 self._step_down("leadership lost")
             if leading and self._epoch is None:
                 self._take_over(term)
+
+    def _may_step_down(self) -> bool:
+        """True at once, or SLOW_STEP_DOWN_S late under the test fault."""
+        if "slow-step-down" not in self._state.test_faults:
+            return True
+        now = time.monotonic()
+        if self._lost_at is None:
+            self._lost_at = now
+            logger.warning(
+                "leadership lost, stepping down late (test fault) delay_s=%.1f",
+                SLOW_STEP_DOWN_S,
+            )
+        return now - self._lost_at >= SLOW_STEP_DOWN_S
 
     def _take_over(self, term: int) -> None:
         try:
@@ -142,6 +163,7 @@ class LeaderServices:
             return
         logger.info("leader services stopped epoch=%d reason=%s", self._epoch, why)
         self._epoch = None
+        self._lost_at = None
         self.dispatcher.deactivate()
         for loop in self.loops:
             loop.stop()

@@ -7,9 +7,32 @@ take ``ClusterState.lock`` and copy what they need.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
 
 from titan_ha.models import Outcome, TaskState, WorkerState
+
+
+class _Record:
+    """Lets a record pickled before one of its fields existed load with its default.
+
+    Snapshots outlive releases: without this a slot added since the snapshot
+    was taken would stay unset, and the first read of it would raise.
+    """
+
+    __slots__ = ()
+
+    def __setstate__(self, state: Any) -> None:
+        # Slotted objects pickle as (None, {slot: value}).
+        saved = state[1] if isinstance(state, tuple) else state
+        for f in fields(self):  # type: ignore[arg-type]
+            if f.name in saved:
+                value = saved[f.name]
+            elif f.default_factory is not MISSING:
+                value = f.default_factory()
+            else:
+                value = f.default
+            object.__setattr__(self, f.name, value)
 
 
 @dataclass(slots=True)
@@ -27,8 +50,15 @@ class TaskSpecRecord:
 
 
 @dataclass(slots=True)
-class AttemptRecord:
-    """One run of a task on one worker incarnation."""
+class AttemptRecord(_Record):
+    """One run of a task on one worker incarnation.
+
+    The ``*_by_epoch`` fields are the epoch carried by the command that
+    opened (assign) or ended (complete, reap, re-register) the attempt, -1
+    when it carried none; the ``*_in_epoch`` fields are the epoch in force
+    when that command applied. Fencing keeps each pair equal; 0 means not
+    recorded (still open, or from a release that did not record them).
+    """
 
     number: int
     worker_id: str
@@ -39,6 +69,10 @@ class AttemptRecord:
     signal: str = ""
     finished_at: float = 0.0
     error: str = ""
+    opened_by_epoch: int = 0
+    opened_in_epoch: int = 0
+    ended_by_epoch: int = 0
+    ended_in_epoch: int = 0
 
     @property
     def is_open(self) -> bool:
@@ -77,8 +111,12 @@ class TaskRecord:
 
 
 @dataclass(slots=True)
-class WorkerRecord:
-    """A worker incarnation known to the cluster."""
+class WorkerRecord(_Record):
+    """A worker incarnation known to the cluster.
+
+    ``registered_*`` and ``reaped_*`` record the last register_worker and
+    reap applied to it, as ``AttemptRecord``'s epoch fields do.
+    """
 
     id: str
     incarnation: str
@@ -87,6 +125,10 @@ class WorkerRecord:
     draining: bool = False
     # task id -> attempt number, for attempts this incarnation runs now.
     running: dict[str, int] = field(default_factory=dict)
+    registered_by_epoch: int = 0
+    registered_in_epoch: int = 0
+    reaped_by_epoch: int = 0
+    reaped_in_epoch: int = 0
 
     @property
     def state(self) -> WorkerState:

@@ -223,6 +223,7 @@ class ManagerService(pb_grpc.ManagerServicer):  # type: ignore[misc]
             applied_index=view.applied_index,
             leader_id=leader.id if leader else "",
             rejections=self._state.rejection_counts(),
+            stale_applied=self._state.stale_applied_counts(),
         )
 
     def _peer_info(self, spec: ManagerSpec) -> pb.ManagerInfo:
@@ -274,6 +275,10 @@ class ManagerService(pb_grpc.ManagerServicer):  # type: ignore[misc]
                         if stale or worker.dead
                         else self._leader.liveness.silent_for_s(worker.id),
                         running=sorted(worker.running),
+                        registered_by_epoch=worker.registered_by_epoch,
+                        registered_in_epoch=worker.registered_in_epoch,
+                        reaped_by_epoch=worker.reaped_by_epoch,
+                        reaped_in_epoch=worker.reaped_in_epoch,
                     )
                 )
         for state in TaskState:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from titan_ha.manager.commands import Command, Result, number, reject, text
+from titan_ha.manager.commands import Command, Result, epoch_of, number, reject, text
 from titan_ha.manager.records import (
     AttemptRecord,
     OutputRecord,
@@ -102,6 +102,8 @@ def assign(state: ClusterState, cmd: Command) -> Result:
             worker_id=worker.id,
             incarnation=worker.incarnation,
             started_at=now,
+            opened_by_epoch=epoch_of(cmd),
+            opened_in_epoch=state.epoch,
         )
     )
     task.state = TaskState.RUNNING
@@ -202,6 +204,8 @@ def complete(state: ClusterState, cmd: Command) -> Result:
     attempt.signal = text(cmd, "signal")
     attempt.finished_at = finished_at
     attempt.error = text(cmd, "error")
+    attempt.ended_by_epoch = epoch_of(cmd)
+    attempt.ended_in_epoch = state.epoch
     for stream in STREAMS:
         setattr(
             task,

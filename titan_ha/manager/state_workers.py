@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from titan_ha.manager.commands import Command, Result, number, reject, text
+from titan_ha.manager.commands import Command, Result, epoch_of, number, reject, text
 from titan_ha.manager.records import WorkerRecord
 from titan_ha.manager.state_tasks import settle_task
 from titan_ha.models import Outcome
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def _lose_running_attempts(
-    state: ClusterState, worker: WorkerRecord, now: float
+    state: ClusterState, worker: WorkerRecord, now: float, cmd: Command
 ) -> list[str]:
     """Ends every attempt the worker runs as WORKER_LOST; returns the task ids."""
     lost = list(worker.running)
@@ -28,6 +28,8 @@ def _lose_running_attempts(
         attempt = task.attempts[index - 1]
         attempt.outcome = Outcome.WORKER_LOST
         attempt.finished_at = now
+        attempt.ended_by_epoch = epoch_of(cmd)
+        attempt.ended_in_epoch = state.epoch
         for stream in ("stdout", "stderr"):
             state.staged.pop((task_id, index, stream), None)
         settle_task(state, task, now)
@@ -42,16 +44,19 @@ def register_worker(state: ClusterState, cmd: Command) -> Result:
         return reject("worker id and incarnation are required")
     worker = state.workers.get(worker_id)
     if worker is None:
-        state.workers[worker_id] = WorkerRecord(worker_id, incarnation, now)
+        worker = state.workers[worker_id] = WorkerRecord(worker_id, incarnation, now)
+    elif worker.incarnation == incarnation and not worker.dead:
         return {"ok": True, "lost": []}
     lost: list[str] = []
     if worker.incarnation != incarnation:
         # The old process is gone: whatever it ran will never report.
-        lost = _lose_running_attempts(state, worker, now)
+        lost = _lose_running_attempts(state, worker, now, cmd)
         worker.incarnation = incarnation
         worker.registered_at = now
         worker.draining = False
     worker.dead = False
+    worker.registered_by_epoch = epoch_of(cmd)
+    worker.registered_in_epoch = state.epoch
     return {"ok": True, "lost": lost}
 
 
@@ -63,7 +68,9 @@ def reap(state: ClusterState, cmd: Command) -> Result:
     if worker.incarnation != cmd.get("incarnation"):
         return reject("stale incarnation")
     worker.dead = True
-    lost = _lose_running_attempts(state, worker, now)
+    worker.reaped_by_epoch = epoch_of(cmd)
+    worker.reaped_in_epoch = state.epoch
+    lost = _lose_running_attempts(state, worker, now, cmd)
     return {"ok": True, "lost": lost}
 
 

@@ -23,14 +23,22 @@ def test_a_listing_counts_attempts_it_does_not_carry() -> None:
     assert listed.attempts == ()
 
 
-def test_attempt_json_has_the_contract_fields_and_the_error() -> None:
+def test_attempt_json_has_the_contract_fields_the_error_and_the_epochs() -> None:
     task = TaskView.from_proto(
         pb.Task(
             id="t",
             attempts=[
                 pb.Attempt(
-                    number=1, worker_id="w", outcome="ERROR", error="cannot start"
-                )
+                    number=1,
+                    worker_id="w",
+                    outcome="ERROR",
+                    error="cannot start",
+                    opened_by_epoch=3,
+                    opened_in_epoch=4,
+                    ended_by_epoch=-1,
+                    ended_in_epoch=4,
+                ),
+                pb.Attempt(number=2, worker_id="w", opened_by_epoch=4),
             ],
         )
     )
@@ -44,7 +52,25 @@ def test_attempt_json_has_the_contract_fields_and_the_error() -> None:
             "started_at": None,
             "finished_at": None,
             "error": "cannot start",
-        }
+            "opened_by_epoch": 3,
+            "opened_in_epoch": 4,
+            "ended_by_epoch": -1,
+            "ended_in_epoch": 4,
+        },
+        {
+            "number": 2,
+            "worker_id": "w",
+            "outcome": None,
+            "exit_code": None,
+            "signal": None,
+            "started_at": None,
+            "finished_at": None,
+            "error": None,
+            "opened_by_epoch": 4,
+            "opened_in_epoch": None,
+            "ended_by_epoch": None,
+            "ended_in_epoch": None,
+        },
     ]
 
 

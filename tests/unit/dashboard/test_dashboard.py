@@ -61,7 +61,20 @@ DONE = task_view(
     stdout="hello\n",
     stdout_bytes=6,
     attempts=(
-        AttemptView(1, "worker-01", "SUCCEEDED", 0, None, T0 + 0.5, T0 + 1.5, ""),
+        AttemptView(
+            1,
+            "worker-01",
+            "SUCCEEDED",
+            0,
+            None,
+            T0 + 0.5,
+            T0 + 1.5,
+            "",
+            opened_by_epoch=4,
+            opened_in_epoch=4,
+            ended_by_epoch=4,
+            ended_in_epoch=4,
+        ),
     ),
 )
 WAITING = task_view("t-wait", "PENDING", T0 + 10)
@@ -295,6 +308,10 @@ def test_task_is_the_get_shape_with_attempts_and_output(http: TestClient) -> Non
                 "started_at": "2023-11-14T22:13:20.500+00:00",
                 "finished_at": "2023-11-14T22:13:21.500+00:00",
                 "error": None,
+                "opened_by_epoch": 4,
+                "opened_in_epoch": 4,
+                "ended_by_epoch": 4,
+                "ended_in_epoch": 4,
             }
         ],
     }

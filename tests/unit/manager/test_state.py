@@ -378,6 +378,10 @@ def test_assign_then_complete_succeeds() -> None:
             signal="",
             finished_at=30.0,
             error="",
+            opened_by_epoch=EPOCH,
+            opened_in_epoch=EPOCH,
+            ended_by_epoch=EPOCH,
+            ended_in_epoch=EPOCH,
         )
     ]
     assert task.stdout == OutputRecord(text="hi\n", total_bytes=3, truncated=False)
