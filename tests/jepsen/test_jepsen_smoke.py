@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from titan_ha.manager.state import FENCED_OPS
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]  # where `python -m jepsen_like` runs
@@ -93,3 +95,63 @@ def test_broken_idempotency_is_reported_with_examples(tmp_path: Path) -> None:
     assert len(example["task_ids"]) > 1
     # The broken build loses nothing; only the idempotency checker objects.
     assert summary["checkers"]["lost"]["valid"] is True
+
+
+# Leader faults early and often; a deposed leader keeps scheduling for a
+# second after it lost its epoch (the slow-step-down fault), as pysyncobj
+# lets an old leader believe it leads. Only fencing stands in its way.
+DEPOSED_LEADER_RUN = (
+    "run",
+    "--duration=25",
+    "--seed=3",
+    "--nemesis=pause-leader,partition-leader",
+)
+
+
+def test_broken_fencing_is_reported_by_the_stale_epoch_checker(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "no-fencing"
+    run = harness(
+        *DEPOSED_LEADER_RUN,
+        "--test-faults=no-fencing,slow-step-down",
+        f"--out={out}",
+        timeout_s=180,
+    )
+    summary = results(out)
+    stale = summary["checkers"]["stale-epoch"]
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "stale-epoch" in summary["verdict"]["invalid"]
+    assert stale["valid"] is False
+    assert stale["counts"]["stale_effects"] > 0
+    assert stale["counts"]["stale_attempts"] > 0
+    assert set(stale["counts"]["stale_applied"]) <= FENCED_OPS
+    assert sum(stale["counts"]["stale_applied"].values()) > 0
+    example = stale["examples"][0]
+    assert example["effect"] in ("opened", "ended")
+    assert example["op_epoch"] < example["epoch_in_force"]
+    assert summary["checkers"]["lost"]["valid"] is True
+
+
+def test_fencing_refuses_what_the_deposed_leader_proposes(tmp_path: Path) -> None:
+    out = tmp_path / "slow-step-down"
+    run = harness(
+        *DEPOSED_LEADER_RUN,
+        "--test-faults=slow-step-down",
+        f"--out={out}",
+        timeout_s=180,
+    )
+    summary = results(out)
+    stale = summary["checkers"]["stale-epoch"]
+    refused = [
+        replica["rejections"].get("stale epoch", 0)
+        for replica in json.loads((out / "final.json").read_text())["replicas"]
+    ]
+    assert stale["valid"] is True, stale
+    assert stale["counts"]["stale_effects"] == 0
+    assert stale["counts"]["stale_applied"] == {}
+    assert min(refused) > 0
+    assert summary["checkers"]["lost"]["valid"] is True
+    assert summary["checkers"]["duplicates"]["counts"]["concurrent"] == 0
+    assert run.stdout.startswith("jepsen_like: VALID"), summary["verdict"]
+    assert run.returncode == 0

@@ -1,4 +1,4 @@
-"""The Raft adapter: the only module that imports pysyncobj.
+"""The Raft adapter: the only package that imports pysyncobj.
 
 It owns one ``SyncObj`` replica whose single consumer holds the
 ``ClusterState``. Everything pysyncobj-shaped (camelCase, fail reasons,
@@ -17,10 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, SyncObjConsumer, replicated
+from pysyncobj import FAIL_REASON, SyncObjConf, SyncObjConsumer, replicated
 
 from titan_ha.errors import CommitUncertain, NoLeader
 from titan_ha.manager.commands import Command, Result
+from titan_ha.manager.raft.syncobj import RepairedSyncObj
 from titan_ha.manager.state import ClusterState
 
 logger = logging.getLogger(__name__)
@@ -57,33 +58,6 @@ class _StateConsumer(SyncObjConsumer):  # type: ignore[misc]
         # Restored in place: the server and the leader services keep
         # references to this very object.
         self.state.restore(data["state"])
-
-
-class _SyncObj(SyncObj):  # type: ignore[misc]
-    """pysyncobj's replica with one repair: a follower's rejection points at
-    its commit index.
-
-    A leader pipelines a follower's whole backlog in one tick, so a follower
-    whose log ends in entries of a deposed leader (it led alone behind a
-    partition) answers one batch "go back one entry" and every later batch
-    "start after my last entry"; the leader takes the last answer and the
-    two never meet (found by jepsen_like's partition-leader nemesis: a healed
-    replica stayed behind for good). Entries up to a follower's commit index
-    are committed, hence on every leader, so "start after my commit index"
-    is always right, and every answer to one backlog agrees.
-    """
-
-    def _SyncObj__sendNextNodeIdx(
-        self,
-        node: Any,
-        reset: bool = False,
-        nextNodeIdx: int | None = None,
-        success: bool = False,
-    ) -> None:
-        if reset and not success:
-            floor = int(self._SyncObj__raftCommitIndex) + 1
-            nextNodeIdx = floor if nextNodeIdx is None else min(nextNodeIdx, floor)
-        super()._SyncObj__sendNextNodeIdx(node, reset, nextNodeIdx, success)
 
 
 @dataclass(frozen=True)
@@ -166,7 +140,7 @@ class RaftNode:
             dynamicMembershipChange=True,
             onStateChanged=state_changed,
         )
-        self._sync = _SyncObj(
+        self._sync = RepairedSyncObj(
             settings.self_address,
             list(settings.partner_addresses),
             conf=conf,
