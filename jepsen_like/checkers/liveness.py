@@ -3,12 +3,15 @@
 An attempt ends WORKER_LOST when the reaper declares its worker dead, when
 the worker comes back as a new incarnation, or when the worker stops it
 itself because its lease ran out. Each is legitimate only when a fault
-could have caused it while the attempt ran (from a reaper threshold before
-it started to just after it ended):
+could have caused it:
 
-* a fault on *that* worker (killed or paused): its pulses stopped;
+* a fault on *that* worker (killed or paused) during the reaper threshold
+  before the loss: the reaper needs that much silence, and a restarted
+  worker re-registers as soon as its fault is healed; a pause that ended
+  long before the loss explains nothing, however long the attempt ran;
 * a fault on the managers (leader killed, paused or cut off, every manager
-  restarted): no leader renewed the worker's lease for a while.
+  restarted) while the attempt ran, or a reaper threshold before it
+  started: no leader renewed the worker's lease for a while.
 
 A fault on another worker explains nothing. A WORKER_LOST attempt without
 an explanation is a false positive: a healthy worker lost its work, and
@@ -42,12 +45,13 @@ def check_worker_lost(data: RunData) -> CheckResult:
             started = data.wall_to_run(attempt["started_at"]) or 0.0
             finished = data.wall_to_run(attempt["finished_at"]) or data.end_t
             near = (started - dead_after_s - MARGIN_S, finished + MARGIN_S)
+            silent = (finished - dead_after_s - MARGIN_S, finished + MARGIN_S)
             own = [
                 (start, end)
                 for start, end, kind, target in windows
                 if target == attempt["worker_id"] and kind not in MANAGER_FAULTS
             ]
-            if overlaps(near, own):
+            if overlaps(silent, own):
                 counts["by_worker_fault"] += 1
                 continue
             if overlaps(near, managers):

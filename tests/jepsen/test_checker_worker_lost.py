@@ -104,3 +104,24 @@ def test_a_fault_long_over_before_the_attempt_explains_nothing() -> None:
     result = check_worker_lost(data)
     assert result.counts["unexplained"] == 1
     assert result.valid is False
+
+
+def test_a_pause_long_over_before_the_loss_does_not_explain_it() -> None:
+    # The attempt ran 20-40 s; w1 was paused 22-27 s, then pulsed for 13 s:
+    # a loss at 40 s needs silence since 37 s (threshold 3 s), none was.
+    data = run_data(
+        [
+            lost_attempt("t1", "w1", 20.0, 40.0),
+            lost_attempt("t2", "w1", 20.0, 29.5),
+        ],
+        fault("pause-worker", "w1", 22.0, 27.0),
+    )
+    result = check_worker_lost(data)
+    assert result.valid is False
+    assert result.counts == {
+        "worker_lost": 2,
+        "by_worker_fault": 1,
+        "by_manager_fault": 0,
+        "unexplained": 1,
+    }
+    assert [e["task_id"] for e in result.examples] == ["t1"]
