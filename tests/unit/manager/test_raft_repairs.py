@@ -83,3 +83,12 @@ def test_entries_the_log_has_compacted_away_are_not_judged() -> None:
     result = held_prefix(sent(100, 4, 4), held_term, (103, 4), 4, 102)
 
     assert result is None
+
+
+def test_the_adapter_leaves_the_socket_module_working() -> None:
+    import socket
+
+    import titan_ha.manager.raft  # noqa: F401  (imports pysyncobj)
+
+    assert socket.inet_ntop(socket.AF_INET, b"\x7f\x00\x00\x01") == "127.0.0.1"
+    assert socket.inet_ntop(socket.AF_INET6, b"\x00" * 15 + b"\x01") == "::1"

@@ -8,8 +8,10 @@ roles and indexes.
 
 from __future__ import annotations
 
+import _socket
 import logging
 import os
+import socket
 import tempfile
 import threading
 import time
@@ -25,6 +27,11 @@ from titan_ha.manager.raft.syncobj import RepairedSyncObj
 from titan_ha.manager.state import ClusterState
 
 logger = logging.getLogger(__name__)
+
+# Importing pysyncobj replaces socket.inet_ntop, on every platform, with a
+# Windows-only version that raises elsewhere (psutil's connection listing
+# calls it): put the real one back.
+socket.inet_ntop = _socket.inet_ntop
 
 # Fail reasons after which the entry was certainly not applied; any other
 # reason (LEADER_CHANGED, a timeout) leaves the outcome unknown.
