@@ -53,10 +53,14 @@ def verdict_line(summary: dict[str, Any], out: Path) -> str:
         f"dup-sequential={count('duplicates', 'sequential')} "
         f"dup-resumed={count('duplicates', 'resumed_after_reassignment')} "
         f"leaks={leaks} "
-        f"failover-p50={count('availability', 'failover_p50_s')}s "
-        f"max={count('availability', 'failover_max_s')}s "
+        f"failover-p50={_seconds(count('availability', 'failover_p50_s'))} "
+        f"max={_seconds(count('availability', 'failover_max_s'))} "
         f"report={out / 'report.html'}"
     )
+
+
+def _seconds(value: Any) -> str:
+    return "-" if value is None else f"{value}s"
 
 
 def _sum(*values: Any) -> int:

@@ -10,8 +10,11 @@ could have caused it:
   worker re-registers as soon as its fault is healed; a pause that ended
   long before the loss explains nothing, however long the attempt ran;
 * a fault on the managers (leader killed, paused or cut off, every manager
-  restarted) while the attempt ran, or a reaper threshold before it
-  started: no leader renewed the worker's lease for a while.
+  restarted) during the reaper threshold before the loss: no leader
+  renewed the worker's lease for a while. A new leader gives every worker
+  a full threshold from its takeover, and a worker finds it within a
+  pulse of the heal, so a leader fault long over explains nothing either,
+  however long the attempt ran.
 
 A fault on another worker explains nothing. A WORKER_LOST attempt without
 an explanation is a false positive: a healthy worker lost its work, and
@@ -44,7 +47,6 @@ def check_worker_lost(data: RunData) -> CheckResult:
             counts["worker_lost"] += 1
             started = data.wall_to_run(attempt["started_at"]) or 0.0
             finished = data.wall_to_run(attempt["finished_at"]) or data.end_t
-            near = (started - dead_after_s - MARGIN_S, finished + MARGIN_S)
             silent = (finished - dead_after_s - MARGIN_S, finished + MARGIN_S)
             own = [
                 (start, end)
@@ -54,7 +56,7 @@ def check_worker_lost(data: RunData) -> CheckResult:
             if overlaps(silent, own):
                 counts["by_worker_fault"] += 1
                 continue
-            if overlaps(near, managers):
+            if overlaps(silent, managers):
                 counts["by_manager_fault"] += 1
                 continue
             unexplained += 1

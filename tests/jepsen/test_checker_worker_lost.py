@@ -125,3 +125,25 @@ def test_a_pause_long_over_before_the_loss_does_not_explain_it() -> None:
         "unexplained": 1,
     }
     assert [e["task_id"] for e in result.examples] == ["t1"]
+
+
+def test_a_leader_fault_long_over_before_the_loss_does_not_explain_it() -> None:
+    # Both attempts ran 20-40 s through a leader kill at 22-25 s; a new
+    # leader reaps only after a threshold of silence from its takeover, so
+    # a loss at 27.5 s may be the fault's, a loss at 40 s is not.
+    data = run_data(
+        [
+            lost_attempt("t1", "w1", 20.0, 40.0),
+            lost_attempt("t2", "w2", 20.0, 27.5),
+        ],
+        fault("kill-leader", "m1", 22.0, 25.0),
+    )
+    result = check_worker_lost(data)
+    assert result.valid is False
+    assert result.counts == {
+        "worker_lost": 2,
+        "by_worker_fault": 0,
+        "by_manager_fault": 1,
+        "unexplained": 1,
+    }
+    assert [e["task_id"] for e in result.examples] == ["t1"]

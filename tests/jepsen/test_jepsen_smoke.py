@@ -155,3 +155,34 @@ def test_fencing_refuses_what_the_deposed_leader_proposes(tmp_path: Path) -> Non
     assert summary["checkers"]["duplicates"]["counts"]["concurrent"] == 0
     assert run.stdout.startswith("jepsen_like: VALID"), summary["verdict"]
     assert run.returncode == 0
+
+
+def test_a_hasty_reaper_is_reported_by_the_worker_lost_checker(
+    tmp_path: Path,
+) -> None:
+    # No fault at all: every worker is healthy, and the broken reaper (a
+    # tenth of dead_after_s, shorter than a pulse) reaps them mid-task.
+    out = tmp_path / "hasty-reaper"
+    run = harness(
+        "run",
+        "--duration=15",
+        "--seed=5",
+        "--test-faults=hasty-reaper",
+        f"--out={out}",
+        timeout_s=180,
+    )
+    summary = results(out)
+    lost = summary["checkers"]["worker-lost"]
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "worker-lost" in summary["verdict"]["invalid"]
+    assert lost["valid"] is False
+    assert lost["counts"]["unexplained"] == lost["counts"]["worker_lost"]
+    assert lost["counts"]["unexplained"] > 0
+    assert lost["counts"]["by_worker_fault"] == 0
+    assert lost["counts"]["by_manager_fault"] == 0
+    assert lost["examples"][0]["worker_id"].startswith("w")
+    # Reaped before its lease ran out, a worker still runs what the leader
+    # has already given to another: the duplicates checker sees both.
+    assert counts(summary, "duplicates")["concurrent"] > 0
+    assert summary["checkers"]["lost"]["valid"] is True
+    assert " failover-p50=- max=- " in run.stdout

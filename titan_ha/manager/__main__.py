@@ -33,6 +33,9 @@ from titan_ha.manager.state import ClusterState
 
 logger = logging.getLogger("titan_ha.manager")
 
+# The hasty-reaper test fault divides the reaper's threshold by this.
+HASTY_REAPER_FACTOR = 10.0
+
 
 def load_config(config_path: str | None, overrides: dict[str, object]) -> ClusterConfig:
     base = ClusterConfig.from_toml(config_path) if config_path else ClusterConfig()
@@ -54,8 +57,12 @@ def run_replica(config: ClusterConfig, manager_id: str) -> None:
         config.pulse_interval_s,
         config.dead_after_s,
     )
+    reap_after_s = config.dead_after_s
+    if "hasty-reaper" in faults:
+        # A broken build that reaps healthy workers between their pulses.
+        reap_after_s = config.dead_after_s / HASTY_REAPER_FACTOR
     loops = [
-        Reaper(state, liveness, config.dead_after_s, dispatcher.notify_work),
+        Reaper(state, liveness, reap_after_s, dispatcher.notify_work),
         Janitor(state, config.retain_finished),
     ]
     leader = LeaderServices(
