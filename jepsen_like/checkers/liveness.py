@@ -19,9 +19,21 @@ could have caused it:
 A fault on another worker explains nothing. A WORKER_LOST attempt without
 an explanation is a false positive: a healthy worker lost its work, and
 the task spent one of its MAX_WORKER_LOST lives for nothing.
+
+The workers are asked too. A worker the leader declared dead learns it on
+its next pulse, and logs the epoch that rejoined it, the epochs of the last
+two pulses answered before, and the time since the earlier of them was
+sent. A leader reaps only after ``dead_after_s`` without hearing from the
+worker; the last answer may have raced with the reap's commit, the one
+before cannot have. So the same epoch answering both and rejoining the
+worker sooner than ``dead_after_s`` after the earlier one reaped a worker
+that was talking to it, whatever faults were about.
 """
 
 from __future__ import annotations
+
+import re
+from typing import Any
 
 from jepsen_like.checkers.base import CheckResult, RunData, overlaps
 
@@ -29,17 +41,49 @@ MARGIN_S = 1.0
 MANAGER_FAULTS = frozenset(
     {"kill-leader", "pause-leader", "partition-leader", "restart-all"}
 )
+REJOIN = re.compile(
+    r"^(?P<logged>\S+ \S+) (?P<worker>\S+) WARNING .*declared dead by the "
+    r"leader, joined again epoch=(?P<epoch>-?\d+) "
+    r"last_answer_epochs=(?P<answers>\S+) since_answer_before_last_s=(?P<since>\S+)"
+)
 
 
 def check_worker_lost(data: RunData) -> CheckResult:
     result = CheckResult("worker-lost", True)
     dead_after_s = float(data.meta["config"]["dead_after_s"])
+    rejoins = worker_rejoins(data)
+    too_soon = [
+        r
+        for r in rejoins
+        if r["last_answer_epochs"] == [r["epoch"]] * 2
+        and r["since_answer_before_last_s"] < dead_after_s
+    ]
+    for rejoin in too_soon:
+        result.example(rejoin)
+    counts = _explain_losses(data, dead_after_s, result)
+    result.counts = {
+        **counts,
+        "rejoins": len(rejoins),
+        "rejoins_too_soon": len(too_soon),
+    }
+    result.valid = counts["unexplained"] == 0 and not too_soon
+    return result
+
+
+def _explain_losses(
+    data: RunData, dead_after_s: float, result: CheckResult
+) -> dict[str, int]:
+    """Counts WORKER_LOST attempts by what explains them; examples the rest."""
     windows = data.fault_windows()
     managers = [
         (start, end) for start, end, kind, _ in windows if kind in MANAGER_FAULTS
     ]
-    counts = {"worker_lost": 0, "by_worker_fault": 0, "by_manager_fault": 0}
-    unexplained = 0
+    counts = {
+        "worker_lost": 0,
+        "by_worker_fault": 0,
+        "by_manager_fault": 0,
+        "unexplained": 0,
+    }
     for task in data.final.tasks.values():
         for attempt in task["attempts"]:
             if attempt["outcome"] != "WORKER_LOST":
@@ -55,20 +99,40 @@ def check_worker_lost(data: RunData) -> CheckResult:
             ]
             if overlaps(silent, own):
                 counts["by_worker_fault"] += 1
-                continue
-            if overlaps(silent, managers):
+            elif overlaps(silent, managers):
                 counts["by_manager_fault"] += 1
-                continue
-            unexplained += 1
-            result.example(
-                {
-                    "task_id": task["id"],
-                    "attempt": attempt["number"],
-                    "worker_id": attempt["worker_id"],
-                    "started_t": round(started, 3),
-                    "finished_t": round(finished, 3),
-                }
-            )
-    result.counts = {**counts, "unexplained": unexplained}
-    result.valid = unexplained == 0
-    return result
+            else:
+                counts["unexplained"] += 1
+                result.example(
+                    {
+                        "task_id": task["id"],
+                        "attempt": attempt["number"],
+                        "worker_id": attempt["worker_id"],
+                        "started_t": round(started, 3),
+                        "finished_t": round(finished, 3),
+                    }
+                )
+    return counts
+
+
+def worker_rejoins(data: RunData) -> list[dict[str, Any]]:
+    """What the workers' logs say about each time a leader rejoined them."""
+    found = []
+    for path in sorted((data.out / "state" / "logs").glob("*.log")):
+        with path.open(encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                match = REJOIN.match(line)
+                if match is None:
+                    continue
+                found.append(
+                    {
+                        "worker_id": match["worker"],
+                        "logged_at": match["logged"],
+                        "epoch": int(match["epoch"]),
+                        "last_answer_epochs": [
+                            int(e) for e in match["answers"].split(",") if e != "-"
+                        ],
+                        "since_answer_before_last_s": float(match["since"]),
+                    }
+                )
+    return found

@@ -37,9 +37,13 @@ def fault(kind: str, target: str, start: float, end: float) -> list[dict[str, An
     ]
 
 
-def run_data(tasks: list[dict[str, Any]], nemesis: list[dict[str, Any]]) -> RunData:
+def run_data(
+    tasks: list[dict[str, Any]],
+    nemesis: list[dict[str, Any]],
+    out: Path = Path("/nonexistent"),
+) -> RunData:
     return RunData(
-        out=Path("."),
+        out=out,
         meta={
             "config": {"worker_scope": "tree", "dead_after_s": 3.0},
             "clock": {"mono0": 0.0, "wall0": 0.0, "uptime0": 0.0},
@@ -64,6 +68,8 @@ def test_a_fault_on_another_worker_explains_nothing() -> None:
         "by_worker_fault": 0,
         "by_manager_fault": 0,
         "unexplained": 1,
+        "rejoins": 0,
+        "rejoins_too_soon": 0,
     }
     assert result.examples == [
         {
@@ -92,6 +98,8 @@ def test_faults_on_the_worker_itself_or_the_managers_explain_it() -> None:
         "by_worker_fault": 1,
         "by_manager_fault": 1,
         "unexplained": 0,
+        "rejoins": 0,
+        "rejoins_too_soon": 0,
     }
 
 
@@ -123,6 +131,8 @@ def test_a_pause_long_over_before_the_loss_does_not_explain_it() -> None:
         "by_worker_fault": 1,
         "by_manager_fault": 0,
         "unexplained": 1,
+        "rejoins": 0,
+        "rejoins_too_soon": 0,
     }
     assert [e["task_id"] for e in result.examples] == ["t1"]
 
@@ -145,5 +155,51 @@ def test_a_leader_fault_long_over_before_the_loss_does_not_explain_it() -> None:
         "by_worker_fault": 0,
         "by_manager_fault": 1,
         "unexplained": 1,
+        "rejoins": 0,
+        "rejoins_too_soon": 0,
     }
     assert [e["task_id"] for e in result.examples] == ["t1"]
+
+
+def rejoin_line(worker: str, epoch: int, answers: str, since: str) -> str:
+    return (
+        f"2026-12-04 08:26:29,123 {worker} WARNING titan_ha.worker.agent: "
+        f"declared dead by the leader, joined again epoch={epoch} "
+        f"last_answer_epochs={answers} since_answer_before_last_s={since}\n"
+    )
+
+
+def test_a_worker_rejoined_by_the_epoch_it_was_talking_to_reports_a_hasty_reap(
+    tmp_path: Path,
+) -> None:
+    logs = tmp_path / "state" / "logs"
+    logs.mkdir(parents=True)
+    (logs / "w1.log").write_text(
+        "2026-12-04 08:26:28,000 w1 INFO titan_ha.worker.agent: worker started\n"
+        + rejoin_line("w1", 4, "4,4", "0.981")  # too soon: flagged
+        + rejoin_line("w1", 4, "4,4", "3.204")  # a threshold of silence: fine
+    )
+    (logs / "w2.log").write_text(
+        rejoin_line("w2", 5, "4,5", "1.002")  # a new leader's own clock: fine
+        + rejoin_line("w2", 1, "-", "nan")  # no earlier answer: fine
+        + rejoin_line("w2", 6, "6", "nan")
+    )
+    result = check_worker_lost(run_data([], [], out=tmp_path))
+    assert result.valid is False
+    assert result.counts == {
+        "worker_lost": 0,
+        "by_worker_fault": 0,
+        "by_manager_fault": 0,
+        "unexplained": 0,
+        "rejoins": 5,
+        "rejoins_too_soon": 1,
+    }
+    assert result.examples == [
+        {
+            "worker_id": "w1",
+            "logged_at": "2026-12-04 08:26:29,123",
+            "epoch": 4,
+            "last_answer_epochs": [4, 4],
+            "since_answer_before_last_s": 0.981,
+        }
+    ]

@@ -161,7 +161,7 @@ def test_a_hasty_reaper_is_reported_by_the_worker_lost_checker(
     tmp_path: Path,
 ) -> None:
     # No fault at all: every worker is healthy, and the broken reaper (a
-    # tenth of dead_after_s, shorter than a pulse) reaps them mid-task.
+    # tenth of dead_after_s, shorter than a pulse) reaps them, mid-task too.
     out = tmp_path / "hasty-reaper"
     run = harness(
         "run",
@@ -180,7 +180,12 @@ def test_a_hasty_reaper_is_reported_by_the_worker_lost_checker(
     assert lost["counts"]["unexplained"] > 0
     assert lost["counts"]["by_worker_fault"] == 0
     assert lost["counts"]["by_manager_fault"] == 0
-    assert lost["examples"][0]["worker_id"].startswith("w")
+    # The workers say so too: the epoch that reaped them had answered them
+    # less than dead_after_s before.
+    assert lost["counts"]["rejoins_too_soon"] > 0
+    example = lost["examples"][0]
+    assert example["last_answer_epochs"] == [example["epoch"]] * 2
+    assert example["since_answer_before_last_s"] < 3.0
     # Reaped before its lease ran out, a worker still runs what the leader
     # has already given to another: the duplicates checker sees both.
     assert counts(summary, "duplicates")["concurrent"] > 0

@@ -91,7 +91,7 @@ class Dispatcher:
         epoch, propose = self._current()
         if req.leaving:
             return self._forget(epoch, propose, req)
-        self._register(epoch, propose, req)
+        rejoined = self._register(epoch, propose, req)
         self._liveness.touch(req.worker_id)
         kill, assignments = self._reconcile(req)
         slots = req.free_slots - len(assignments)
@@ -114,6 +114,8 @@ class Dispatcher:
             kill=kill,
             pulse_interval_s=self._pulse_interval_s,
             lease_s=self._lease_s,
+            epoch=epoch,
+            rejoined=rejoined,
         )
 
     def _forget(
@@ -136,13 +138,19 @@ class Dispatcher:
                 self.notify_work()
         return pb.PulseReply()
 
-    def _register(self, epoch: int, propose: Propose, req: pb.PulseRequest) -> None:
+    def _register(self, epoch: int, propose: Propose, req: pb.PulseRequest) -> bool:
+        """Registers an unknown worker; True if it had been declared dead."""
         with self._state.lock:
             worker = self._state.workers.get(req.worker_id)
             known = (
                 worker is not None
                 and worker.incarnation == req.incarnation
                 and not worker.dead
+            )
+            reaped = (
+                worker is not None
+                and worker.incarnation == req.incarnation
+                and worker.dead
             )
             draining = worker is not None and worker.draining
             live_elsewhere = (
@@ -186,6 +194,7 @@ class Dispatcher:
                     }
                 )
             )
+        return reaped
 
     def _reconcile(
         self, req: pb.PulseRequest

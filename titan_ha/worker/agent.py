@@ -12,10 +12,11 @@ own: a Pulse that hangs (a paused or partitioned leader) cannot delay it.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 from titan_ha._proto import titan_pb2 as pb
 from titan_ha.api.client import Client
@@ -65,6 +66,8 @@ class WorkerAgent:
         # from us after that, so a lease counted from here ends before the
         # leader's reaper threshold does.
         self._last_contact = time.monotonic()
+        # The epoch and send time of the last two Pulses a leader answered.
+        self._answers: deque[tuple[int, float]] = deque(maxlen=2)
         self._reporter = threading.Thread(
             target=self._report_loop, name="reporter", daemon=True
         )
@@ -231,6 +234,9 @@ class WorkerAgent:
                 per_call_timeout_s=request.wait_s + 1.5,
             )
             self._last_contact = max(self._last_contact, started)
+            if reply.rejoined:
+                self._note_rejoin(reply.epoch)
+            self._answers.append((reply.epoch, started))
             self._lease_s = reply.lease_s or self._lease_s
             self._pulse_interval_s = reply.pulse_interval_s or self._pulse_interval_s
             late_s = time.monotonic() - started
@@ -251,6 +257,26 @@ class WorkerAgent:
                     self._open_offers -= 1
                     self._offers_settled.notify_all()
         return reply, free
+
+    def _note_rejoin(self, epoch: int) -> None:
+        """Says that the leader had declared this worker dead, with the facts
+        that tell whether it was right.
+
+        A leader reaps only after ``dead_after_s`` without hearing from us.
+        The last pulse it answered may have reached it while the reap was
+        being committed, but the one before cannot have: the same epoch
+        answering both and rejoining us sooner than ``dead_after_s`` after
+        the earlier one was sent reaped a worker that was talking to it.
+        """
+        epochs = ",".join(str(e) for e, _ in self._answers) or "-"
+        earlier = self._answers[0][1] if len(self._answers) == 2 else math.nan
+        logger.warning(
+            "declared dead by the leader, joined again "
+            "epoch=%d last_answer_epochs=%s since_answer_before_last_s=%.3f",
+            epoch,
+            epochs,
+            time.monotonic() - earlier,
+        )
 
     def _lease_loop(self) -> None:
         """Stops every attempt once no leader has answered for a whole lease.

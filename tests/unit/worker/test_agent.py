@@ -218,3 +218,35 @@ def test_pulse_is_held_for_a_quarter_of_the_lease_at_most(
     # first Pulse goes out before any leader has said what the lease is.
     assert (idle.free_slots, idle.wait_s) == (2, 1.0)
     assert (busy.free_slots, busy.wait_s) == (1, min(2.0, LEASE_S / 4))
+
+
+def test_a_rejoin_is_logged_with_the_epochs_and_age_of_the_answers_before_it(
+    start_agent: Callable[..., WorkerAgent], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Epoch 6 answers first, then epoch 7 twice; its next answer says it had
+    # declared this worker dead, a fraction of a second after the earlier one.
+    epochs = iter([6, 7, 7])
+    rejoined = threading.Event()
+
+    def answer(request: pb.PulseRequest) -> pb.PulseReply:
+        answered = reply()
+        answered.epoch = next(epochs, 7)
+        if answered.epoch == 7 and len(leader.pulses) == 4:
+            answered.rejoined = True
+            rejoined.set()
+        return answered
+
+    leader = FakeLeader(answer)
+    with caplog.at_level("WARNING", logger="titan_ha.worker.agent"):
+        start_agent(leader, FakeExecutor())
+        assert rejoined.wait(5)
+        time.sleep(0.05)
+
+    lines = [r.getMessage() for r in caplog.records if "declared dead" in r.message]
+    assert len(lines) == 1
+    head, since = lines[0].rsplit("=", 1)
+    assert head == (
+        "declared dead by the leader, joined again "
+        "epoch=7 last_answer_epochs=7,7 since_answer_before_last_s"
+    )
+    assert 0.0 < float(since) < 1.0
