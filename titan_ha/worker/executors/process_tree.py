@@ -86,17 +86,23 @@ class ProcessTree:
         termed: set[int] = set()
         killed: set[int] = set()
         term_until = time.monotonic() + grace_s
+        # Counted from the first SIGKILL, not from the start: a worker frozen
+        # (SIGSTOP, swap) through the grace must still send it on waking.
+        kill_until: float | None = None
         while members := self.members():
             now = time.monotonic()
             if now < term_until:
                 sig, done = signal.SIGTERM, termed
-            elif now < term_until + SIGKILL_WAIT_S:
-                if not killed and termed:
-                    logger.warning(
-                        "processes outlived sigterm pgid=%d count=%d; sending sigkill",
-                        self._pid,
-                        len(members),
-                    )
+            elif kill_until is None or now < kill_until:
+                if kill_until is None:
+                    kill_until = now + SIGKILL_WAIT_S
+                    if termed:
+                        logger.warning(
+                            "processes outlived sigterm pgid=%d count=%d; "
+                            "sending sigkill",
+                            self._pid,
+                            len(members),
+                        )
                 sig, done = signal.SIGKILL, killed
             else:
                 logger.error(
