@@ -133,8 +133,9 @@ def _checker_row(name: str, checker: dict[str, Any]) -> str:
     valid = checker["valid"]
     mark = {True: "✔ valid", False: "✘ INVALID", None: "? unknown"}[valid]
     counts = html.escape(json.dumps(checker["counts"], indent=1, default=str))
+    # One compact line an example, wrapped by the page: a list of a few.
     examples = html.escape(
-        json.dumps(checker["examples"], indent=1, default=str)[:3000]
+        "\n".join(json.dumps(e, default=str) for e in checker["examples"])[:3000]
     )
     notes = "".join(f"<br><em>{html.escape(n)}</em>" for n in checker["notes"])
     return (
