@@ -21,13 +21,19 @@ an explanation is a false positive: a healthy worker lost its work, and
 the task spent one of its MAX_WORKER_LOST lives for nothing.
 
 The workers are asked too. A worker the leader declared dead learns it on
-its next pulse, and logs the epoch that rejoined it, the epochs of the last
-two pulses answered before, and the time since the earlier of them was
-sent. A leader reaps only after ``dead_after_s`` without hearing from the
-worker; the last answer may have raced with the reap's commit, the one
-before cannot have. So the same epoch answering both and rejoining the
-worker sooner than ``dead_after_s`` after the earlier one reaped a worker
-that was talking to it, whatever faults were about.
+its next pulse and logs what that answer says (the epoch answering, the
+epoch that reaped it, how long the answering leader has led) with what it
+knows itself (the epochs of the last two pulses answered before, and the
+time since the earlier of them was sent). A leader reaps only after
+``dead_after_s`` without hearing from the worker, counted from its own
+takeover at the earliest; the last answer may have raced with the reap's
+commit, the one before cannot have. So a rejoin is a false positive,
+whatever faults were about, when the epoch that reaped the worker:
+
+* answered both pulses and rejoined it sooner than ``dead_after_s`` after
+  the earlier was sent: it reaped a worker that was talking to it; or
+* rejoined it having led for less than ``dead_after_s``: it reaped without
+  a threshold of silence of its own (stale clocks from an earlier reign).
 """
 
 from __future__ import annotations
@@ -41,9 +47,13 @@ MARGIN_S = 1.0
 MANAGER_FAULTS = frozenset(
     {"kill-leader", "pause-leader", "partition-leader", "restart-all"}
 )
+# Time the answering leader's clock and ours may differ by (both monotonic
+# on one machine; this covers rounding and the takeover's own steps).
+CLOCK_SLACK_S = 0.05
 REJOIN = re.compile(
     r"^(?P<logged>\S+ \S+) (?P<worker>\S+) WARNING .*declared dead by the "
     r"leader, joined again epoch=(?P<epoch>-?\d+) "
+    r"reaped_by_epoch=(?P<reaper>-?\d+) leader_for_s=(?P<leading>\S+) "
     r"last_answer_epochs=(?P<answers>\S+) since_answer_before_last_s=(?P<since>\S+)"
 )
 
@@ -52,12 +62,7 @@ def check_worker_lost(data: RunData) -> CheckResult:
     result = CheckResult("worker-lost", True)
     dead_after_s = float(data.meta["config"]["dead_after_s"])
     rejoins = worker_rejoins(data)
-    too_soon = [
-        r
-        for r in rejoins
-        if r["last_answer_epochs"] == [r["epoch"]] * 2
-        and r["since_answer_before_last_s"] < dead_after_s
-    ]
+    too_soon = [r for r in rejoins if _hasty(r, dead_after_s - CLOCK_SLACK_S)]
     for rejoin in too_soon:
         result.example(rejoin)
     counts = _explain_losses(data, dead_after_s, result)
@@ -115,6 +120,19 @@ def _explain_losses(
     return counts
 
 
+def _hasty(rejoin: dict[str, Any], threshold_s: float) -> bool:
+    """True if the rejoin proves the reaping epoch had heard from the worker."""
+    reaper = rejoin["reaped_by_epoch"]
+    if reaper != rejoin["epoch"]:
+        return False  # an earlier leader reaped it: its clocks are unknown
+    talked = (
+        rejoin["last_answer_epochs"] == [reaper] * 2
+        and rejoin["since_answer_before_last_s"] < threshold_s
+    )
+    young = float(rejoin["leader_for_s"]) < threshold_s
+    return talked or young
+
+
 def worker_rejoins(data: RunData) -> list[dict[str, Any]]:
     """What the workers' logs say about each time a leader rejoined them."""
     found = []
@@ -129,6 +147,8 @@ def worker_rejoins(data: RunData) -> list[dict[str, Any]]:
                         "worker_id": match["worker"],
                         "logged_at": match["logged"],
                         "epoch": int(match["epoch"]),
+                        "reaped_by_epoch": int(match["reaper"]),
+                        "leader_for_s": float(match["leading"]),
                         "last_answer_epochs": [
                             int(e) for e in match["answers"].split(",") if e != "-"
                         ],

@@ -161,10 +161,19 @@ def test_a_leader_fault_long_over_before_the_loss_does_not_explain_it() -> None:
     assert [e["task_id"] for e in result.examples] == ["t1"]
 
 
-def rejoin_line(worker: str, epoch: int, answers: str, since: str) -> str:
+def rejoin_line(
+    worker: str,
+    epoch: int,
+    answers: str,
+    since: str,
+    reaper: int | None = None,
+    leading: str = "60.000",
+) -> str:
     return (
         f"2026-12-04 08:26:29,123 {worker} WARNING titan_ha.worker.agent: "
         f"declared dead by the leader, joined again epoch={epoch} "
+        f"reaped_by_epoch={epoch if reaper is None else reaper} "
+        f"leader_for_s={leading} "
         f"last_answer_epochs={answers} since_answer_before_last_s={since}\n"
     )
 
@@ -178,6 +187,7 @@ def test_a_worker_rejoined_by_the_epoch_it_was_talking_to_reports_a_hasty_reap(
         "2026-12-04 08:26:28,000 w1 INFO titan_ha.worker.agent: worker started\n"
         + rejoin_line("w1", 4, "4,4", "0.981")  # too soon: flagged
         + rejoin_line("w1", 4, "4,4", "3.204")  # a threshold of silence: fine
+        + rejoin_line("w1", 5, "5,5", "0.700", reaper=4)  # reaped by epoch 4
     )
     (logs / "w2.log").write_text(
         rejoin_line("w2", 5, "4,5", "1.002")  # a new leader's own clock: fine
@@ -191,7 +201,7 @@ def test_a_worker_rejoined_by_the_epoch_it_was_talking_to_reports_a_hasty_reap(
         "by_worker_fault": 0,
         "by_manager_fault": 0,
         "unexplained": 0,
-        "rejoins": 5,
+        "rejoins": 6,
         "rejoins_too_soon": 1,
     }
     assert result.examples == [
@@ -199,7 +209,28 @@ def test_a_worker_rejoined_by_the_epoch_it_was_talking_to_reports_a_hasty_reap(
             "worker_id": "w1",
             "logged_at": "2026-12-04 08:26:29,123",
             "epoch": 4,
+            "reaped_by_epoch": 4,
+            "leader_for_s": 60.0,
             "last_answer_epochs": [4, 4],
             "since_answer_before_last_s": 0.981,
         }
     ]
+
+
+def test_a_leader_reaping_before_it_led_for_a_threshold_is_reported(
+    tmp_path: Path,
+) -> None:
+    logs = tmp_path / "state" / "logs"
+    logs.mkdir(parents=True)
+    (logs / "w1.log").write_text(
+        # Epoch 9 reaped w1 1.2 s into its reign: it cannot have waited.
+        rejoin_line("w1", 9, "8,8", "1.500", leading="1.200")
+        # Reaped by epoch 8, rejoined by a young epoch 9: nothing to judge.
+        + rejoin_line("w1", 9, "8,8", "1.500", reaper=8, leading="0.400")
+        # Epoch 9 led for the threshold (less the clock slack) before.
+        + rejoin_line("w1", 9, "8,8", "1.500", leading="2.960")
+    )
+    result = check_worker_lost(run_data([], [], out=tmp_path))
+    assert result.valid is False
+    assert (result.counts["rejoins"], result.counts["rejoins_too_soon"]) == (3, 1)
+    assert [(e["epoch"], e["leader_for_s"]) for e in result.examples] == [(9, 1.2)]

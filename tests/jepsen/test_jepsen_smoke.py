@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from jepsen_like.checkers.base import load_run
+from jepsen_like.checkers.liveness import worker_rejoins
 from titan_ha.manager.state import FENCED_OPS
 
 pytestmark = pytest.mark.integration
@@ -180,14 +182,49 @@ def test_a_hasty_reaper_is_reported_by_the_worker_lost_checker(
     assert lost["counts"]["unexplained"] > 0
     assert lost["counts"]["by_worker_fault"] == 0
     assert lost["counts"]["by_manager_fault"] == 0
-    # The workers say so too: the epoch that reaped them had answered them
-    # less than dead_after_s before.
+    # The workers say so too: long into its reign, the epoch that reaped
+    # them had answered them less than dead_after_s before.
     assert lost["counts"]["rejoins_too_soon"] > 0
-    example = lost["examples"][0]
-    assert example["last_answer_epochs"] == [example["epoch"]] * 2
-    assert example["since_answer_before_last_s"] < 3.0
+    talking = [
+        r
+        for r in worker_rejoins(load_run(out))
+        if r["reaped_by_epoch"] == r["epoch"]
+        and r["leader_for_s"] > 3.0
+        and r["last_answer_epochs"] == [r["epoch"]] * 2
+        and r["since_answer_before_last_s"] < 3.0
+    ]
+    assert talking, lost
     # Reaped before its lease ran out, a worker still runs what the leader
     # has already given to another: the duplicates checker sees both.
     assert counts(summary, "duplicates")["concurrent"] > 0
     assert summary["checkers"]["lost"]["valid"] is True
     assert " failover-p50=- max=- " in run.stdout
+
+
+def test_a_leader_reaping_on_stale_clocks_is_reported_by_the_workers(
+    tmp_path: Path,
+) -> None:
+    # Without the liveness reset at takeover a new leader counts silence
+    # from before it led, and reaps every worker the moment it takes over.
+    # Its losses fall inside leader faults, so timing alone excuses them:
+    # only the workers' word convicts it.
+    out = tmp_path / "no-takeover-reset"
+    run = harness(
+        "run",
+        "--duration=20",
+        "--seed=3",
+        "--nemesis=pause-leader",
+        "--test-faults=no-takeover-reset",
+        f"--out={out}",
+        timeout_s=180,
+    )
+    summary = results(out)
+    lost = summary["checkers"]["worker-lost"]
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "worker-lost" in summary["verdict"]["invalid"]
+    assert lost["counts"]["by_manager_fault"] > 0
+    assert lost["counts"]["rejoins_too_soon"] > 0
+    example = lost["examples"][0]
+    assert example["reaped_by_epoch"] == example["epoch"]
+    assert example["leader_for_s"] < 3.0
+    assert summary["checkers"]["lost"]["valid"] is True

@@ -274,20 +274,24 @@ class Assignment(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., attempt: _Optional[int] = ..., spec: _Optional[_Union[TaskSpec, _Mapping]] = ..., lease_s: _Optional[float] = ...) -> None: ...
 
 class PulseReply(_message.Message):
-    __slots__ = ("assignments", "kill", "pulse_interval_s", "lease_s", "epoch", "rejoined")
+    __slots__ = ("assignments", "kill", "pulse_interval_s", "lease_s", "epoch", "rejoined", "leader_for_s", "reaped_by_epoch")
     ASSIGNMENTS_FIELD_NUMBER: _ClassVar[int]
     KILL_FIELD_NUMBER: _ClassVar[int]
     PULSE_INTERVAL_S_FIELD_NUMBER: _ClassVar[int]
     LEASE_S_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     REJOINED_FIELD_NUMBER: _ClassVar[int]
+    LEADER_FOR_S_FIELD_NUMBER: _ClassVar[int]
+    REAPED_BY_EPOCH_FIELD_NUMBER: _ClassVar[int]
     assignments: _containers.RepeatedCompositeFieldContainer[Assignment]
     kill: _containers.RepeatedCompositeFieldContainer[AttemptRef]
     pulse_interval_s: float
     lease_s: float
     epoch: int
     rejoined: bool
-    def __init__(self, assignments: _Optional[_Iterable[_Union[Assignment, _Mapping]]] = ..., kill: _Optional[_Iterable[_Union[AttemptRef, _Mapping]]] = ..., pulse_interval_s: _Optional[float] = ..., lease_s: _Optional[float] = ..., epoch: _Optional[int] = ..., rejoined: _Optional[bool] = ...) -> None: ...
+    leader_for_s: float
+    reaped_by_epoch: int
+    def __init__(self, assignments: _Optional[_Iterable[_Union[Assignment, _Mapping]]] = ..., kill: _Optional[_Iterable[_Union[AttemptRef, _Mapping]]] = ..., pulse_interval_s: _Optional[float] = ..., lease_s: _Optional[float] = ..., epoch: _Optional[int] = ..., rejoined: _Optional[bool] = ..., leader_for_s: _Optional[float] = ..., reaped_by_epoch: _Optional[int] = ...) -> None: ...
 
 class ReportRequest(_message.Message):
     __slots__ = ("worker_id", "incarnation", "task_id", "attempt", "outcome", "has_exit_code", "exit_code", "signal", "stdout", "stderr", "stdout_bytes", "stderr_bytes", "stdout_truncated", "stderr_truncated", "started_at", "finished_at", "error")

@@ -59,6 +59,7 @@ class Dispatcher:
         self._cond = threading.Condition()
         self._work_version = 0
         self._epoch: int | None = None
+        self._leading_since = 0.0  # monotonic time of the activation
         self._propose: Propose | None = None
         self._propose_all: ProposeAll | None = None
         self._assign_lock = threading.Lock()
@@ -67,6 +68,7 @@ class Dispatcher:
         with self._cond:
             self._epoch, self._propose = epoch, propose
             self._propose_all = propose_all
+            self._leading_since = time.monotonic()
             self._cond.notify_all()
 
     def deactivate(self) -> None:
@@ -91,7 +93,7 @@ class Dispatcher:
         epoch, propose = self._current()
         if req.leaving:
             return self._forget(epoch, propose, req)
-        rejoined = self._register(epoch, propose, req)
+        reaped_by = self._register(epoch, propose, req)
         self._liveness.touch(req.worker_id)
         kill, assignments = self._reconcile(req)
         slots = req.free_slots - len(assignments)
@@ -115,7 +117,9 @@ class Dispatcher:
             pulse_interval_s=self._pulse_interval_s,
             lease_s=self._lease_s,
             epoch=epoch,
-            rejoined=rejoined,
+            rejoined=reaped_by is not None,
+            leader_for_s=time.monotonic() - self._leading_since,
+            reaped_by_epoch=-1 if reaped_by is None else reaped_by,
         )
 
     def _forget(
@@ -138,8 +142,14 @@ class Dispatcher:
                 self.notify_work()
         return pb.PulseReply()
 
-    def _register(self, epoch: int, propose: Propose, req: pb.PulseRequest) -> bool:
-        """Registers an unknown worker; True if it had been declared dead."""
+    def _register(
+        self, epoch: int, propose: Propose, req: pb.PulseRequest
+    ) -> int | None:
+        """Registers an unknown worker.
+
+        Returns:
+            The epoch that had declared it dead, if it had been; else None.
+        """
         with self._state.lock:
             worker = self._state.workers.get(req.worker_id)
             known = (
@@ -147,10 +157,12 @@ class Dispatcher:
                 and worker.incarnation == req.incarnation
                 and not worker.dead
             )
-            reaped = (
-                worker is not None
+            reaped_by = (
+                worker.reaped_by_epoch
+                if worker is not None
                 and worker.incarnation == req.incarnation
                 and worker.dead
+                else None
             )
             draining = worker is not None and worker.draining
             live_elsewhere = (
@@ -194,7 +206,7 @@ class Dispatcher:
                     }
                 )
             )
-        return reaped
+        return reaped_by
 
     def _reconcile(
         self, req: pb.PulseRequest

@@ -129,7 +129,9 @@ class LeaderServices:
         if not self._record_members(term):
             return
         self._epoch = term
-        self.liveness.reset()
+        if "no-takeover-reset" not in self._state.test_faults:
+            # Whatever this process heard while it led before is stale.
+            self.liveness.reset()
         for loop in self.loops:
             loop.start(term, self.propose)
         self.dispatcher.activate(term, self.propose, self.propose_all)

@@ -235,7 +235,7 @@ class WorkerAgent:
             )
             self._last_contact = max(self._last_contact, started)
             if reply.rejoined:
-                self._note_rejoin(reply.epoch)
+                self._note_rejoin(reply)
             self._answers.append((reply.epoch, started))
             self._lease_s = reply.lease_s or self._lease_s
             self._pulse_interval_s = reply.pulse_interval_s or self._pulse_interval_s
@@ -258,22 +258,26 @@ class WorkerAgent:
                     self._offers_settled.notify_all()
         return reply, free
 
-    def _note_rejoin(self, epoch: int) -> None:
+    def _note_rejoin(self, reply: pb.PulseReply) -> None:
         """Says that the leader had declared this worker dead, with the facts
         that tell whether it was right.
 
-        A leader reaps only after ``dead_after_s`` without hearing from us.
-        The last pulse it answered may have reached it while the reap was
-        being committed, but the one before cannot have: the same epoch
-        answering both and rejoining us sooner than ``dead_after_s`` after
-        the earlier one was sent reaped a worker that was talking to it.
+        A leader reaps only after ``dead_after_s`` without hearing from us,
+        counted from its takeover at the earliest. The last pulse it
+        answered may have reached it while the reap was being committed,
+        but the one before cannot have: the epoch that reaped us answering
+        both, sooner than ``dead_after_s`` before this answer, or leading
+        for less than that, reaped a worker it had no reason to.
         """
         epochs = ",".join(str(e) for e, _ in self._answers) or "-"
         earlier = self._answers[0][1] if len(self._answers) == 2 else math.nan
         logger.warning(
-            "declared dead by the leader, joined again "
-            "epoch=%d last_answer_epochs=%s since_answer_before_last_s=%.3f",
-            epoch,
+            "declared dead by the leader, joined again epoch=%d "
+            "reaped_by_epoch=%d leader_for_s=%.3f last_answer_epochs=%s "
+            "since_answer_before_last_s=%.3f",
+            reply.epoch,
+            reply.reaped_by_epoch,
+            reply.leader_for_s,
             epochs,
             time.monotonic() - earlier,
         )

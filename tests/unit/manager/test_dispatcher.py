@@ -50,7 +50,9 @@ def test_the_pulse_after_a_reap_and_only_it_says_the_worker_rejoined() -> None:
     assert reap(state) == {"ok": True, "lost": []}
     assert state.workers["w1"].dead is True
     back = pulse(dispatcher)
-    assert (back.epoch, back.rejoined) == (4, True)
+    assert (back.epoch, back.rejoined, back.reaped_by_epoch) == (4, True, 4)
+    assert 0.0 < back.leader_for_s < 5.0
+    assert back.leader_for_s > first.leader_for_s
     assert state.workers["w1"].dead is False
     assert pulse(dispatcher).rejoined is False
 
@@ -62,4 +64,5 @@ def test_a_new_incarnation_after_a_reap_is_a_new_worker_not_a_rejoin() -> None:
 
     restarted = pulse(dispatcher, incarnation="i2")
     assert (restarted.epoch, restarted.rejoined) == (2, False)
+    assert restarted.reaped_by_epoch == -1
     assert state.workers["w1"].incarnation == "i2"

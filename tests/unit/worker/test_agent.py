@@ -233,6 +233,8 @@ def test_a_rejoin_is_logged_with_the_epochs_and_age_of_the_answers_before_it(
         answered.epoch = next(epochs, 7)
         if answered.epoch == 7 and len(leader.pulses) == 4:
             answered.rejoined = True
+            answered.reaped_by_epoch = 7
+            answered.leader_for_s = 12.5
             rejoined.set()
         return answered
 
@@ -246,7 +248,7 @@ def test_a_rejoin_is_logged_with_the_epochs_and_age_of_the_answers_before_it(
     assert len(lines) == 1
     head, since = lines[0].rsplit("=", 1)
     assert head == (
-        "declared dead by the leader, joined again "
-        "epoch=7 last_answer_epochs=7,7 since_answer_before_last_s"
+        "declared dead by the leader, joined again epoch=7 reaped_by_epoch=7 "
+        "leader_for_s=12.500 last_answer_epochs=7,7 since_answer_before_last_s"
     )
     assert 0.0 < float(since) < 1.0
