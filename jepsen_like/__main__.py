@@ -1,23 +1,41 @@
 """``python -m jepsen_like``: run the harness, or re-check an earlier run.
 
-Exit codes: 0 the run is valid, 1 it is invalid, 2 usage, 3 the cluster
-under test could not be started.
+Exit codes: 0 the run is valid, 1 it is invalid, 2 usage (or a directory
+that holds no complete run), 3 the cluster under test could not be
+started, 130 the run was interrupted (SIGINT or SIGTERM) and stopped.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 
 import click
 
-from jepsen_like.config import NEMESES, PARTITION_MODES, HarnessError, RunConfig
+from jepsen_like.checkers.base import incomplete_run
+from jepsen_like.config import (
+    NEMESES,
+    PARTITION_MODES,
+    HarnessError,
+    RunConfig,
+    check_out_dir,
+)
 from jepsen_like.netns import netns_usable
 from jepsen_like.runner import judge, run
 from titan_ha.errors import ConfigError
 
-EXIT_INVALID, EXIT_USAGE, EXIT_HARNESS = 1, 2, 3
+EXIT_INVALID, EXIT_USAGE, EXIT_HARNESS, EXIT_INTERRUPTED = 1, 2, 3, 130
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM unwinds the run as Ctrl-C does, stopping what it started."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _configure_logging(out: Path, verbose: bool) -> None:
@@ -61,7 +79,7 @@ def main() -> None:
     "nemesis",
     default="",
     show_default=True,
-    help=f"Comma-separated, from {','.join(NEMESES)}; or 'all' implemented.",
+    help=f"Comma-separated, from {','.join(NEMESES)}; or 'all'.",
 )
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
@@ -138,6 +156,7 @@ def run_command(
             test_faults=tuple(f for f in test_faults.split(",") if f),
             **options,  # type: ignore[arg-type]
         ).validate()
+        check_out_dir(out)
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
@@ -147,11 +166,19 @@ def run_command(
         f"{','.join(config.nemeses) or 'none'}; logs in {out}/harness.log",
         err=True,
     )
+    _interrupt_on_sigterm()
     try:
         outcome = run(config)
     except HarnessError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_HARNESS)
+    except KeyboardInterrupt:
+        click.echo(
+            f"jepsen_like: interrupted; cluster stopped, no verdict; "
+            f"partial artefacts in {out}",
+            err=True,
+        )
+        sys.exit(EXIT_INTERRUPTED)
     click.echo(outcome.line)
     sys.exit(0 if outcome.valid else EXIT_INVALID)
 
@@ -160,6 +187,9 @@ def run_command(
 @click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def check_command(out: Path) -> None:
     """Re-run the checkers on an earlier run's directory."""
+    if missing := incomplete_run(out):
+        click.echo(f"error: {out} holds no complete run: {missing}", err=True)
+        sys.exit(EXIT_USAGE)
     _configure_logging(out, verbose=False)
     outcome = judge(out)
     click.echo(outcome.line)

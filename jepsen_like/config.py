@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from jepsen_like.netns import netns_usable
+from titan_ha.config import TEST_FAULTS
 from titan_ha.errors import ConfigError
 
 # Every nemesis the runner knows, in the order the CLI lists them.
@@ -70,10 +72,8 @@ class RunConfig:
 
     def validate(self) -> RunConfig:
         """Returns self; raises ConfigError for a value the runner cannot use."""
-        for name in self.nemeses:
-            if name not in NEMESES:
-                known = ",".join(NEMESES)
-                raise ConfigError(f"unknown nemesis {name!r} (known: {known})")
+        _known("nemesis", self.nemeses, NEMESES)
+        _known("test fault", self.test_faults, sorted(TEST_FAULTS))
         if self.managers < 1 or self.workers < 1 or self.clients < 1:
             raise ConfigError("managers, workers and clients must be at least 1")
         if self.duration_s <= 0 or self.rate <= 0:
@@ -101,6 +101,25 @@ class RunConfig:
         data = asdict(self)
         data["out"] = str(self.out)
         return data
+
+
+def _known(what: str, names: Iterable[str], known: Iterable[str]) -> None:
+    known = tuple(known)
+    for name in names:
+        if name not in known:
+            raise ConfigError(f"unknown {what} {name!r} (known: {','.join(known)})")
+
+
+def check_out_dir(out: Path) -> None:
+    """Raises ConfigError unless ``out`` is new or empty: a run owns it."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ConfigError(f"{out} is not a directory")
+    if (out / "history.jsonl").exists() or (out / "run.json").exists():
+        raise ConfigError(f"{out} already holds a run; choose another --out")
+    if any(out.iterdir()):
+        raise ConfigError(f"{out} is not empty; choose a new or empty --out")
 
 
 class HarnessError(RuntimeError):

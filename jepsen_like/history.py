@@ -66,10 +66,16 @@ class JsonlLog:
         self._file: TextIO = path.open("a", encoding="utf-8")
 
     def append(self, **fields: Any) -> dict[str, Any]:
-        """Stamps ``fields`` with ``index`` and ``time`` and writes them."""
+        """Stamps ``fields`` with ``index`` and ``time`` and writes them.
+
+        Once the log is closed (the run is over, or was interrupted) a late
+        record from a thread still winding down is returned but not kept.
+        """
         with self._lock:
             record = {"index": len(self.records), "time": round(self.clock.now(), 6)}
             record.update(fields)
+            if self._file.closed:
+                return record
             self.records.append(record)
             self._file.write(json.dumps(record, sort_keys=True) + "\n")
             self._file.flush()

@@ -163,6 +163,18 @@ class ClusterConfig:
         return cls(**values).validate()
 
 
+# The faults TITAN_TEST_FAULTS may inject, each a deliberately broken build.
+TEST_FAULTS = frozenset(
+    {
+        "no-idempotency",  # a reused key makes a second task
+        "no-fencing",  # commands of a deposed epoch apply
+        "slow-step-down",  # a deposed leader's services run a second longer
+        "hasty-reaper",  # the reaper waits a tenth of dead_after_s
+        "no-takeover-reset",  # a new leader keeps stale worker clocks
+    }
+)
+
+
 @dataclass(frozen=True)
 class Environment:
     """The TITAN_* environment variables that clients and workers honour."""
@@ -172,9 +184,9 @@ class Environment:
     tls_ca: str | None
     tls_cert: str | None
     tls_key: str | None
-    # Faults a test build injects on purpose, e.g. "no-fencing,no-idempotency":
-    # honoured by the manager only so that jepsen_like can prove its checkers
-    # catch them. Never set outside tests.
+    # Faults a test build injects on purpose (TEST_FAULTS): honoured by the
+    # manager only so that jepsen_like can prove its checkers catch them.
+    # Never set outside tests.
     test_faults: frozenset[str] = frozenset()
 
     @classmethod

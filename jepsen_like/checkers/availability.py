@@ -10,6 +10,7 @@ configured bound.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from jepsen_like.checkers.base import CheckResult, RunData, overlaps
@@ -18,11 +19,12 @@ from jepsen_like.nemesis import LEADER_FAULTS
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
-    """The nearest-rank percentile, or None for no values."""
+    """The nearest-rank percentile (the smallest value with at least
+    ``fraction`` of them at or below it), or None for no values."""
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
+    rank = max(0, min(len(ordered) - 1, math.ceil(fraction * len(ordered)) - 1))
     return round(ordered[rank], 4)
 
 

@@ -126,6 +126,24 @@ def overlaps(a: tuple[float, float], windows: Iterable[tuple[float, float]]) -> 
     return any(a[0] < end and start < a[1] for start, end in windows)
 
 
+RUN_FILES = ("run.json", "final.json", "history.jsonl", "nemesis.jsonl")
+
+
+def incomplete_run(out: Path) -> str | None:
+    """Why ``out`` is not a finished run's directory, or None if it is."""
+    for name in RUN_FILES:
+        if not (out / name).is_file():
+            return f"{name} missing (an interrupted run?)"
+    for name in ("run.json", "final.json"):
+        try:
+            data = json.loads((out / name).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return f"{name} unreadable ({exc})"
+        if not isinstance(data, dict):
+            return f"{name} is not a JSON object"
+    return None
+
+
 def load_run(out: Path) -> RunData:
     """Loads a run back from its output directory."""
     meta = json.loads((out / "run.json").read_text())

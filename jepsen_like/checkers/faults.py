@@ -38,5 +38,11 @@ def check_nemesis(data: RunData) -> CheckResult:
         "unrecovered": unrecovered,
         "max_recovery_s": max(measured) if measured else None,
     }
+    never = [k for k in data.meta["config"].get("nemeses", []) if not started[k]]
+    result.counts["never_started"] = never
+    if never:
+        result.notes.append(
+            f"never started: {', '.join(never)} (a longer run schedules every kind)"
+        )
     result.valid = phases["error"] == 0 and unrecovered == 0 and not phases["crash"]
     return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from jepsen_like.checkers.availability import percentile
 from jepsen_like.checkers.base import RunData
 from jepsen_like.checkers.epochs import check_stale_epoch
 from jepsen_like.checkers.executions import check_duplicates
@@ -321,3 +322,13 @@ def test_a_run_that_recorded_no_epochs_is_unknown() -> None:
         "no attempt or replica recorded epochs",
         "the worker registry was not read",
     ]
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    # Two failovers: the median is the first, not the larger one.
+    assert percentile([0.635, 0.372], 0.5) == 0.372
+    assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0
+    assert percentile([float(v) for v in range(1, 23)], 0.5) == 11.0
+    assert percentile([float(v) for v in range(1, 101)], 0.99) == 99.0
+    assert percentile([7.0], 0.99) == 7.0
+    assert percentile([], 0.5) is None

@@ -18,7 +18,7 @@ import time
 import click
 
 from titan_ha import logs
-from titan_ha.config import ClusterConfig, Environment
+from titan_ha.config import TEST_FAULTS, ClusterConfig, Environment
 from titan_ha.dashboard import serve_in_thread
 from titan_ha.errors import ConfigError, TitanError
 from titan_ha.manager.dispatcher import Dispatcher
@@ -47,7 +47,11 @@ def run_replica(config: ClusterConfig, manager_id: str) -> None:
     me = config.manager(manager_id)
     faults = Environment.read().test_faults
     if faults:
-        logger.warning("test faults injected id=%s faults=%s", me.id, ",".join(faults))
+        logger.warning(
+            "test faults injected id=%s faults=%s", me.id, ",".join(sorted(faults))
+        )
+    if unknown := faults - TEST_FAULTS:
+        logger.warning("unknown test faults ignored: %s", ",".join(sorted(unknown)))
     state = ClusterState(test_faults=faults)
     liveness = Liveness()
     dispatcher = Dispatcher(
