@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -205,3 +206,51 @@ def test_a_paused_first_endpoint_costs_one_timeout_not_one_per_call(
         assert status.leader in ("m2", "m3")
     finally:
         harness.cluster.signal("m1", signal.SIGCONT)
+
+
+def submit_with_followers_frozen(
+    harness: Harness, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """A CLI submit while only the leader runs: it logs, but cannot commit."""
+    leader = harness.leader()
+    followers = [m for m in ("m1", "m2", "m3") if m != leader]
+    for follower in followers:
+        harness.cluster.signal(follower, signal.SIGSTOP)
+    try:
+        return harness.titan("submit", *args, timeout_s=60)
+    finally:
+        for follower in followers:
+            harness.cluster.signal(follower, signal.SIGCONT)
+
+
+def test_a_submit_whose_commit_is_stuck_says_its_outcome_is_unknown(
+    cluster_factory: Callable[..., Harness],
+) -> None:
+    # The CLI must not call that "no leader", which invites a blind retry
+    # that may run the task twice.
+    harness = cluster_factory(workers=0)
+    stuck = submit_with_followers_frozen(harness, "--command", "echo stuck")
+    keyed = submit_with_followers_frozen(
+        harness, "--command", "echo keyed", "--idempotency-key", "k-stuck"
+    )
+
+    assert (stuck.returncode, stuck.stdout) == (1, ""), stuck.stderr
+    assert stuck.stderr.count("\n") == 1
+    assert stuck.stderr.startswith("error: submit outcome unknown, it may still ")
+    assert stuck.stderr.endswith(
+        "; look at 'titan tasks' before submitting again "
+        "(--idempotency-key makes a retry safe)\n"
+    )
+    assert (keyed.returncode, keyed.stdout) == (1, ""), keyed.stderr
+    assert keyed.stderr.endswith(
+        "; submit again with --idempotency-key k-stuck to learn it\n"
+    )
+    # With the followers back, the same key answers for its one task.
+    harness.leader()
+    again = harness.titan(
+        "submit", "--command", "echo keyed", "--idempotency-key", "k-stuck"
+    )
+    assert again.returncode == 0, again.stderr
+    tasks = harness.client.tasks(limit=0)
+    assert [t.id for t in tasks if t.command == "echo keyed"] == [again.stdout.strip()]
+    assert len([t for t in tasks if t.command == "echo stuck"]) <= 1

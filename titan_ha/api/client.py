@@ -15,7 +15,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 
@@ -83,7 +84,10 @@ class Client:
         """
         key = idempotency_key or AUTO_KEY_PREFIX + uuid.uuid4().hex
         reply: pb.SubmitReply = self.call(
-            "Submit", pb.SubmitRequest(spec=spec.to_proto(key)), deadline_s=deadline_s
+            "Submit",
+            pb.SubmitRequest(spec=spec.to_proto(key)),
+            deadline_s=deadline_s,
+            write=True,
         )
         return reply.task_id, reply.existed
 
@@ -211,18 +215,25 @@ class Client:
         *,
         deadline_s: float,
         per_call_timeout_s: float | None = None,
+        write: bool = False,
     ) -> Any:
         """Calls ``method`` on the leader, wherever it is, within ``deadline_s``.
+
+        ``write`` says the call changes state: a try that timed out or whose
+        commit was uncertain may still take effect, so giving up after one
+        raises CommitUncertain, never a plain "no leader".
 
         Raises:
             NoLeader: managers answered, but none leads.
             Unreachable: no manager answered.
+            CommitUncertain: a write gave up with its outcome unknown.
             TitanError: the leader refused the request (not found, invalid, …).
         """
         deadline = time.monotonic() + deadline_s
         per_call = per_call_timeout_s or self._endpoint_timeout_s
-        last_error: TitanError = Unreachable(
-            f"no manager reachable at {','.join(self._endpoints)}"
+        tries = _Tries(
+            Unreachable(f"no manager reachable at {','.join(self._endpoints)}"),
+            write,
         )
         round_number = 0
         while True:
@@ -231,7 +242,7 @@ class Client:
                 while True:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
-                        raise last_error
+                        tries.give_up()
                     try:
                         reply = self._invoke(
                             endpoint, method, request, min(per_call, remaining)
@@ -240,18 +251,7 @@ class Client:
                         error = translate(rpc_error, endpoint)
                         hop = self._next_hop(error, endpoint, redirects)
                         redirects += 1
-                        if isinstance(error, Unreachable):
-                            error = Unreachable(
-                                f"no manager reachable at {','.join(self._endpoints)} "
-                                f"(last: {error})"
-                            )
-                        # A manager's word that no leader exists says more
-                        # than another endpoint's silence: keep it.
-                        if not isinstance(error, NotLeader) and not (
-                            isinstance(last_error, NoLeader)
-                            and isinstance(error, Unreachable)
-                        ):
-                            last_error = error
+                        tries.failed(error, rpc_error.code(), self._endpoints)
                         if hop is None:
                             break
                         endpoint = hop
@@ -263,7 +263,7 @@ class Client:
             round_number += 1
             pause = min(0.05 * 2**round_number, 0.5) * random.uniform(0.5, 1.0)
             if time.monotonic() + pause >= deadline:
-                raise last_error
+                tries.give_up()
             time.sleep(pause)
 
     def _read(self, method: str, request: Any, local: bool, deadline_s: float) -> Any:
@@ -352,3 +352,40 @@ def _members(reply: pb.MembershipReply) -> list[dict[str, str]]:
         {"id": m.id, "grpc": m.grpc, "raft": m.raft, "dashboard": m.dashboard}
         for m in reply.managers
     ]
+
+
+@dataclass
+class _Tries:
+    """What the tries of one ``Client.call`` have learnt, to say on giving up."""
+
+    last_error: TitanError
+    write: bool
+    uncertain: TitanError | None = None
+
+    def failed(
+        self, error: TitanError, code: grpc.StatusCode, endpoints: Sequence[str]
+    ) -> None:
+        if self.write and (
+            isinstance(error, CommitUncertain)
+            or code == grpc.StatusCode.DEADLINE_EXCEEDED
+        ):
+            # The leader may have logged it: it can still be applied.
+            self.uncertain = self.uncertain or error
+        if isinstance(error, Unreachable):
+            error = Unreachable(
+                f"no manager reachable at {','.join(endpoints)} (last: {error})"
+            )
+        # A manager's word that no leader exists says more than another
+        # endpoint's silence: keep it.
+        if not isinstance(error, NotLeader) and not (
+            isinstance(self.last_error, NoLeader) and isinstance(error, Unreachable)
+        ):
+            self.last_error = error
+
+    def give_up(self) -> NoReturn:
+        if self.uncertain is not None:
+            raise CommitUncertain(
+                f"outcome unknown, it may still take effect "
+                f"({self.uncertain}; then {self.last_error})"
+            )
+        raise self.last_error

@@ -22,6 +22,7 @@ from titan_ha.api.views import TaskSpec, TaskView
 from titan_ha.cli import render
 from titan_ha.config import Environment, parse_endpoints
 from titan_ha.errors import (
+    CommitUncertain,
     ConfigError,
     InvalidRequest,
     NoLeader,
@@ -217,9 +218,18 @@ def submit(
         memory_bytes=parse_memory(memory),
         network=network or "",
     )
-    task_id, _ = session.client.submit(
-        spec, idempotency_key=idempotency_key, deadline_s=DEADLINE_S
-    )
+    try:
+        task_id, _ = session.client.submit(
+            spec, idempotency_key=idempotency_key, deadline_s=DEADLINE_S
+        )
+    except CommitUncertain as exc:
+        advice = (
+            f"submit again with --idempotency-key {idempotency_key} to learn it"
+            if idempotency_key
+            else "look at 'titan tasks' before submitting again "
+            "(--idempotency-key makes a retry safe)"
+        )
+        raise CommitUncertain(f"submit {exc}; {advice}") from exc
     if not wait:
         click.echo(task_id)
         return
