@@ -79,6 +79,13 @@ def write_html(out: Path, data: RunData, summary: dict[str, Any]) -> None:
     v = summary["verdict"]
     colour = "#1a7f37" if v["valid"] else "#cf222e"
     title = "VALID" if v["valid"] else "INVALID: " + ", ".join(v["invalid"])
+    faults_injected = summary["run"].get("config", {}).get("test_faults") or []
+    broken = (
+        '<p class="broken">A deliberately broken build: TITAN_TEST_FAULTS='
+        f"{html.escape(','.join(faults_injected))}</p>"
+        if faults_injected
+        else ""
+    )
     rows = "\n".join(_checker_row(name, c) for name, c in summary["checkers"].items())
     faults = "\n".join(
         "<tr>"
@@ -107,9 +114,12 @@ table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}
 td, th {{ border: 1px solid #d0d7de; padding: 4px 8px; vertical-align: top; }}
 pre {{ margin: 0; white-space: pre-wrap; max-width: 70em; font-size: 0.85em; }}
 .verdict {{ color: {colour}; font-size: 1.6em; font-weight: bold; }}
+.broken {{ background: #fff8c5; padding: 4px 8px; display: inline-block; }}
+tr.invalid {{ background: #ffebe9; }}
 </style></head><body>
 <h1>jepsen_like report</h1>
 <p class="verdict">{html.escape(title)}</p>
+{broken}
 <p>{html.escape(summary.get("line", ""))}</p>
 <h2>Timeline</h2>
 {figure}
@@ -138,7 +148,8 @@ def _checker_row(name: str, checker: dict[str, Any]) -> str:
         "\n".join(json.dumps(e, default=str) for e in checker["examples"])[:3000]
     )
     notes = "".join(f"<br><em>{html.escape(n)}</em>" for n in checker["notes"])
+    row = ' class="invalid"' if valid is False else ""
     return (
-        f"<tr><td>{html.escape(name)}{notes}</td><td>{mark}</td>"
+        f"<tr{row}><td>{html.escape(name)}{notes}</td><td>{mark}</td>"
         f"<td><pre>{counts}</pre></td><td><pre>{examples}</pre></td></tr>"
     )

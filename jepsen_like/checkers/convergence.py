@@ -83,7 +83,7 @@ def check_convergence(data: RunData) -> CheckResult:
         "terms": len(terms),
         "applied_indexes": len(applied),
         "task_differences": differing_tasks,
-        "recovery_s": recovery,
+        "recovery_s": None if recovery is None else round(float(recovery), 3),
         "rejected_commands": rejections,
     }
     result.valid = (
