@@ -24,6 +24,7 @@ from jepsen_like.config import (
 )
 from jepsen_like.netns import netns_usable
 from jepsen_like.runner import judge, run
+from titan_ha.cli.entry import run_with_one_line_errors
 from titan_ha.errors import ConfigError
 
 EXIT_INVALID, EXIT_USAGE, EXIT_HARNESS, EXIT_INTERRUPTED = 1, 2, 3, 130
@@ -210,4 +211,4 @@ def nemeses_command() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_with_one_line_errors(main, "python -m jepsen_like")

@@ -37,6 +37,22 @@ def test_an_unknown_test_fault_is_refused_in_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "run").exists()
 
 
+def test_usage_errors_are_one_line_with_a_hint(tmp_path: Path) -> None:
+    zero = harness("run", "--duration=0", f"--out={tmp_path / 'run'}")
+    missing = harness("check", str(tmp_path / "nowhere"))
+
+    assert (zero.returncode, zero.stdout) == (2, "")
+    assert zero.stderr == (
+        "error: Invalid value for '--duration': 0.0 is not in the range x>=1. "
+        "(see 'python -m jepsen_like run --help')\n"
+    )
+    assert missing.returncode == 2
+    assert missing.stderr == (
+        f"error: Invalid value for 'OUT': Directory '{tmp_path / 'nowhere'}' "
+        "does not exist. (see 'python -m jepsen_like check --help')\n"
+    )
+
+
 def test_an_out_directory_in_use_is_refused_before_anything_starts(
     tmp_path: Path,
 ) -> None:
