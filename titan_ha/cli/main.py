@@ -8,7 +8,6 @@ successful, 2 usage, 3 no manager or no leader reachable, 4 unauthenticated,
 
 from __future__ import annotations
 
-import math
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -20,6 +19,12 @@ import click
 from titan_ha.api.client import Client
 from titan_ha.api.views import TaskSpec, TaskView
 from titan_ha.cli import render
+from titan_ha.cli.submission import (
+    MAX_TIMEOUT_S,
+    check_submission,
+    parse_memory,
+    uncertain_submit,
+)
 from titan_ha.config import Environment, parse_endpoints
 from titan_ha.errors import (
     CommitUncertain,
@@ -31,7 +36,6 @@ from titan_ha.errors import (
     Unauthenticated,
     Unreachable,
 )
-from titan_ha.models import AUTO_KEY_PREFIX, MAX_COMMAND_BYTES
 
 DEFAULT_CONFIG = Path("~/.config/titan/config.toml").expanduser()
 DEFAULT_MANAGERS = "127.0.0.1:50051"
@@ -54,9 +58,6 @@ EXIT_CODES: tuple[tuple[type[TitanError], int], ...] = (
     (Unauthenticated, 4),
     (NotFound, 5),
 )
-MAX_MEMORY_BYTES = 1024**4
-MAX_TIMEOUT_S = 365 * 24 * 3600.0
-MEMORY_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 
 @dataclass
@@ -143,22 +144,6 @@ def cli(
     ctx.obj = Session(endpoints, token or env.token or file.get("token"), debug)
 
 
-def parse_memory(text: str | None) -> int:
-    if not text:
-        return 0
-    number, unit = text.strip().lower().rstrip("ib"), ""
-    if number and number[-1] in MEMORY_UNITS:
-        number, unit = number[:-1], number[-1]
-    if not number.isdigit():
-        raise click.BadParameter(
-            f"{text!r} is not a size like 64m or 1g", param_hint="--memory"
-        )
-    size = int(number) * MEMORY_UNITS[unit]
-    if size > MAX_MEMORY_BYTES:
-        raise click.BadParameter(f"{text!r} is over 1 TiB", param_hint="--memory")
-    return size
-
-
 def finish_with(task: TaskView, as_json: bool) -> NoReturn:
     if as_json:
         render.as_json(task.to_json())
@@ -223,38 +208,13 @@ def submit(
             spec, idempotency_key=idempotency_key, deadline_s=DEADLINE_S
         )
     except CommitUncertain as exc:
-        advice = (
-            f"submit again with --idempotency-key {idempotency_key} to learn it"
-            if idempotency_key
-            else "look at 'titan tasks' before submitting again "
-            "(--idempotency-key makes a retry safe)"
-        )
-        raise CommitUncertain(f"submit {exc}; {advice}") from exc
+        raise uncertain_submit(exc, idempotency_key) from exc
     if not wait:
         click.echo(task_id)
         return
     # Said first, so that an interrupted wait still leaves the id behind.
     render.err.print(f"task {task_id} submitted; waiting", highlight=False)
     finish_with(session.client.wait(task_id), as_json)
-
-
-def check_submission(command: str, timeout_s: float, key: str | None) -> None:
-    """Refuses, as usage errors, submissions the cluster would refuse."""
-    if not command.strip():
-        raise click.BadParameter("must not be empty", param_hint="--command")
-    size = len(command.encode())
-    if size > MAX_COMMAND_BYTES:
-        raise click.BadParameter(
-            f"is {size} bytes; at most {MAX_COMMAND_BYTES} (use a script)",
-            param_hint="--command",
-        )
-    if not math.isfinite(timeout_s):
-        raise click.BadParameter("must be a finite number", param_hint="--timeout")
-    if key is not None and (not key or key.startswith(AUTO_KEY_PREFIX)):
-        raise click.BadParameter(
-            f"must be non-empty and not start with {AUTO_KEY_PREFIX!r}",
-            param_hint="--idempotency-key",
-        )
 
 
 @cli.command()

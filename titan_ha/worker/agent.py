@@ -12,11 +12,10 @@ own: a Pulse that hangs (a paused or partitioned leader) cannot delay it.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import OrderedDict
 
 from titan_ha._proto import titan_pb2 as pb
 from titan_ha.api.client import Client
@@ -24,6 +23,7 @@ from titan_ha.errors import TitanError, WorkerIdInUse
 from titan_ha.models import Outcome
 from titan_ha.worker.executors.base import AttemptSpec, Executor
 from titan_ha.worker.executors.process_tree import INCARNATION_VAR, kill_leftovers
+from titan_ha.worker.rejoins import PulseAnswers
 from titan_ha.worker.reports import backoff_s, cannot_run, report_request
 from titan_ha.worker.settings import AgentSettings, RunningAttempt
 
@@ -66,8 +66,7 @@ class WorkerAgent:
         # from us after that, so a lease counted from here ends before the
         # leader's reaper threshold does.
         self._last_contact = time.monotonic()
-        # The epoch and send time of the last two Pulses a leader answered.
-        self._answers: deque[tuple[int, float]] = deque(maxlen=2)
+        self._answers = PulseAnswers()
         self._reporter = threading.Thread(
             target=self._report_loop, name="reporter", daemon=True
         )
@@ -234,9 +233,7 @@ class WorkerAgent:
                 per_call_timeout_s=request.wait_s + 1.5,
             )
             self._last_contact = max(self._last_contact, started)
-            if reply.rejoined:
-                self._note_rejoin(reply)
-            self._answers.append((reply.epoch, started))
+            self._answers.record(reply, sent=started)
             self._lease_s = reply.lease_s or self._lease_s
             self._pulse_interval_s = reply.pulse_interval_s or self._pulse_interval_s
             late_s = time.monotonic() - started
@@ -257,30 +254,6 @@ class WorkerAgent:
                     self._open_offers -= 1
                     self._offers_settled.notify_all()
         return reply, free
-
-    def _note_rejoin(self, reply: pb.PulseReply) -> None:
-        """Says that the leader had declared this worker dead, with the facts
-        that tell whether it was right.
-
-        A leader reaps only after ``dead_after_s`` without hearing from us,
-        counted from its takeover at the earliest. The last pulse it
-        answered may have reached it while the reap was being committed,
-        but the one before cannot have: the epoch that reaped us answering
-        both, sooner than ``dead_after_s`` before this answer, or leading
-        for less than that, reaped a worker it had no reason to.
-        """
-        epochs = ",".join(str(e) for e, _ in self._answers) or "-"
-        earlier = self._answers[0][1] if len(self._answers) == 2 else math.nan
-        logger.warning(
-            "declared dead by the leader, joined again epoch=%d "
-            "reaped_by_epoch=%d leader_for_s=%.3f last_answer_epochs=%s "
-            "since_answer_before_last_s=%.3f",
-            reply.epoch,
-            reply.reaped_by_epoch,
-            reply.leader_for_s,
-            epochs,
-            time.monotonic() - earlier,
-        )
 
     def _lease_loop(self) -> None:
         """Stops every attempt once no leader has answered for a whole lease.

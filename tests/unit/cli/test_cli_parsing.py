@@ -8,7 +8,7 @@ import sys
 import click
 import pytest
 
-from titan_ha.cli.main import parse_memory
+from titan_ha.cli.submission import parse_memory
 
 
 @pytest.mark.parametrize(

@@ -239,7 +239,7 @@ def test_a_rejoin_is_logged_with_the_epochs_and_age_of_the_answers_before_it(
         return answered
 
     leader = FakeLeader(answer)
-    with caplog.at_level("WARNING", logger="titan_ha.worker.agent"):
+    with caplog.at_level("WARNING", logger="titan_ha.worker"):
         start_agent(leader, FakeExecutor())
         assert rejoined.wait(5)
         time.sleep(0.05)
